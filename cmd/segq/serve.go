@@ -1,0 +1,89 @@
+package main
+
+import (
+	"context"
+	"net"
+
+	"github.com/segq/segq/internal/httpapi"
+	"github.com/spf13/cobra"
+	"go.uber.org/zap"
+	"golang.org/x/sync/errgroup"
+)
+
+func newServeCmd(g *globalFlags) *cobra.Command {
+	var addr string
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run the HTTP API, the callback endpoint and the dashboard",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			if addr != "" {
+				cfg.Addr = addr
+			}
+			a, err := newApp(cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			return a.runServe(cmd.Context())
+		},
+	}
+	cmd.Flags().StringVar(&addr, "addr", "", "listen address (env SEGQ_ADDR, default :8080)")
+	return cmd
+}
+
+func (a *app) runServe(ctx context.Context) error {
+	dash, err := dashboardConn(a.cfg.Redis.URL)
+	if err != nil {
+		return err
+	}
+	h, closeAPI, err := a.newAPI(dash)
+	if err != nil {
+		return err
+	}
+	defer closeAPI()
+	l, err := net.Listen("tcp", a.cfg.Addr)
+	if err != nil {
+		return err
+	}
+	a.log.Info("serving", zap.String("addr", l.Addr().String()))
+	return serveHTTP(ctx, httpapi.NewHTTPServer(a.cfg.Addr, h), l, a.log)
+}
+
+func newWorkerCmd(g *globalFlags) *cobra.Command {
+	return &cobra.Command{
+		Use:   "worker",
+		Short: "Run a worker replica: validate, reserve, submit",
+		Args:  cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg, err := loadConfig(g)
+			if err != nil {
+				return err
+			}
+			a, err := newApp(cfg)
+			if err != nil {
+				return err
+			}
+			defer a.close()
+			w, err := a.newWorker()
+			if err != nil {
+				return err
+			}
+			a.log.Info("worker running", zap.Strings("workspaces", a.workspaceIDs()))
+			return w.Run(cmd.Context())
+		},
+	}
+}
+
+// runAll runs fns until the first fails or ctx is done.
+func runAll(ctx context.Context, fns ...func(context.Context) error) error {
+	g, ctx := errgroup.WithContext(ctx)
+	for _, fn := range fns {
+		g.Go(func() error { return fn(ctx) })
+	}
+	return g.Wait()
+}

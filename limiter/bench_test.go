@@ -1,0 +1,202 @@
+package limiter
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-redis/redis_rate/v10"
+	"github.com/redis/go-redis/v9"
+	"github.com/stretchr/testify/require"
+)
+
+// benchCallers is the number of concurrent callers in every benchmark.
+const benchCallers = 16
+
+// benchWorkspaces spreads the load like a deployment with many workspaces.
+const benchWorkspaces = 64
+
+// latencies collects per-call latencies from parallel callers.
+type latencies struct {
+	mu  sync.Mutex
+	all []time.Duration
+}
+
+func (l *latencies) add(d []time.Duration) {
+	l.mu.Lock()
+	l.all = append(l.all, d...)
+	l.mu.Unlock()
+}
+
+// report sets decisions/s, p50_ms and p99_ms on b.
+func (l *latencies) report(b *testing.B, elapsed time.Duration) {
+	slices.Sort(l.all)
+	if len(l.all) == 0 {
+		return
+	}
+	pct := func(p float64) float64 {
+		return float64(l.all[int(p*float64(len(l.all)-1))].Microseconds()) / 1000
+	}
+	b.ReportMetric(float64(len(l.all))/elapsed.Seconds(), "decisions/s")
+	b.ReportMetric(pct(0.50), "p50_ms")
+	b.ReportMetric(pct(0.99), "p99_ms")
+}
+
+// parallel runs fn with benchCallers goroutines, timing every decision fn
+// makes through the timer it is given.
+func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
+	var seq atomic.Int64
+	lat := &latencies{}
+	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
+	b.ResetTimer()
+	start := time.Now()
+	b.RunParallel(func(pb *testing.PB) {
+		local := make([]time.Duration, 0, 1024)
+		timed := func(call func() error) {
+			t := time.Now()
+			err := call()
+			local = append(local, time.Since(t))
+			if err != nil {
+				b.Error(err)
+			}
+		}
+		for pb.Next() {
+			fn(seq.Add(1), timed)
+		}
+		lat.add(local)
+	})
+	elapsed := time.Since(start)
+	b.StopTimer()
+	lat.report(b, elapsed)
+}
+
+// BenchmarkReserve measures limiter decisions (Reserve, then Confirm when
+// the slot is now or Cancel otherwise) on real Redis with 16 callers over
+// 64 workspaces under the default limits. Half the requests are creates
+// (they hold an active segment for 30 days).
+//   - fresh: empty workspaces; each fills its 10/h quota, then requests go
+//     beyond the horizon and are cancelled.
+//   - full-day: each workspace is seeded as after a busy day: 90 ops in
+//     the last 24 h (so every decision scans ~100 window entries) and 500
+//     active segments.
+//   - gauge-full: as full-day with 999 active segments, so every create
+//     computes the gauge's bad set over 1000 intervals.
+func BenchmarkReserve(b *testing.B) {
+	rdb := realRedis(b, 1)[0]
+	for _, c := range []struct {
+		name       string
+		ops, gauge int
+	}{{"fresh", 0, 0}, {"full-day", 90, 500}, {"gauge-full", 90, 999}} {
+		b.Run(c.name, func(b *testing.B) {
+			prefix := fmt.Sprintf("bench-%s-%d", c.name, time.Now().UnixNano())
+			seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
+			b.Cleanup(func() { dropWorkspaces(rdb, prefix) })
+			benchReserve(b, New(rdb), prefix)
+		})
+	}
+}
+
+func benchReserve(b *testing.B, l *Limiter, prefix string) {
+	ctx, lim := context.Background(), DefaultLimits()
+	parallel(b, func(n int64, timed func(func() error)) {
+		ws := fmt.Sprintf("%s-%d", prefix, n%benchWorkspaces)
+		r := Request{ID: fmt.Sprintf("job%d/1", n), EnqueuedAt: time.Now(), Ops: 1, Users: 1000}
+		if n%2 == 0 {
+			r.Hold, r.Segment = 30*24*time.Hour, r.ID
+		}
+		var res Reservation
+		timed(func() (err error) { res, err = l.Reserve(ctx, ws, lim, r); return err })
+		if res.Status == Reserved && !res.Slot.After(time.Now()) {
+			timed(func() error { _, err := l.Confirm(ctx, ws, r.ID, res.Slot, lim); return err })
+			return
+		}
+		timed(func() error { return l.Cancel(ctx, ws, r.ID) })
+	})
+}
+
+// BenchmarkRedisRateAllow measures go-redis/redis_rate's Allow with
+// PerHour(10) on the same Redis, callers and key spread, for comparison.
+func BenchmarkRedisRateAllow(b *testing.B) {
+	rdb := realRedis(b, 1)[0]
+	l := redis_rate.NewLimiter(rdb)
+	ctx, prefix := context.Background(), fmt.Sprintf("bench-rate-%d", time.Now().UnixNano())
+	b.Cleanup(func() {
+		for i := range benchWorkspaces {
+			rdb.Del(ctx, fmt.Sprintf("rate:%s-%d", prefix, i))
+		}
+	})
+	parallel(b, func(n int64, timed func(func() error)) {
+		key := fmt.Sprintf("%s-%d", prefix, n%benchWorkspaces)
+		timed(func() error { _, err := l.Allow(ctx, key, redis_rate.PerHour(10)); return err })
+	})
+}
+
+// seedWorkspaces writes, straight into the limiter's keys, the state of a
+// workspace after a busy day: ops committed ops spread over the last 23 h
+// and gauge segments active for another 30 days.
+func seedWorkspaces(b *testing.B, rdb *redis.Client, prefix string, ops, gauge int) {
+	ctx := context.Background()
+	now := time.Now().UnixMilli()
+	for i := range benchWorkspaces {
+		k := Keys(fmt.Sprintf("%s-%d", prefix, i))
+		pipe := rdb.Pipeline()
+		for j := range ops {
+			id := fmt.Sprintf("seed%d/1", j)
+			slot := now - 23*3600_000 + int64(j)*900_000
+			pipe.HSet(ctx, k[0], id, fmt.Sprintf("C|%d|%d|%d|0|1|1000|0|", slot, slot, slot))
+			pipe.ZAdd(ctx, k[1], redis.Z{Score: float64(slot), Member: "1:1000:" + id})
+		}
+		for j := range gauge {
+			g := fmt.Sprintf("seg%d/1@%d", j, now-int64(j))
+			pipe.ZAdd(ctx, k[4], redis.Z{Score: float64(now + 30*24*3600_000 - int64(j)), Member: g})
+			pipe.ZAdd(ctx, k[5], redis.Z{Score: float64(now - int64(j)), Member: g})
+			pipe.HSet(ctx, k[6], g, fmt.Sprintf("seg%d", j))
+		}
+		_, err := pipe.Exec(ctx)
+		require.NoError(b, err)
+	}
+}
+
+func dropWorkspaces(rdb *redis.Client, prefix string) {
+	for i := range benchWorkspaces {
+		rdb.Del(context.Background(), Keys(fmt.Sprintf("%s-%d", prefix, i))...)
+	}
+}
+
+// TestBenchTable prints the benchmarks as a markdown table when
+// SEGQ_BENCH_TABLE is set (make bench): decisions/s and latency of the
+// limiter beside redis_rate's Allow, measured in the same run.
+func TestBenchTable(t *testing.T) {
+	if os.Getenv("SEGQ_BENCH_TABLE") == "" {
+		t.Skip("set SEGQ_BENCH_TABLE=1 (and SEGQ_TEST_REDIS_URL) to print the benchmark table")
+	}
+	realRedis(t, 1)
+	var sb strings.Builder
+	sb.WriteString("| benchmark | decisions/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n")
+	row := func(name string, r testing.BenchmarkResult) {
+		fmt.Fprintf(&sb, "| %s | %.0f | %.3f | %.3f |\n", name,
+			r.Extra["decisions/s"], r.Extra["p50_ms"], r.Extra["p99_ms"])
+	}
+	row("redis_rate Allow PerHour(10)", testing.Benchmark(BenchmarkRedisRateAllow))
+	rdb := realRedis(t, 1)[0]
+	for _, c := range []struct {
+		name       string
+		ops, gauge int
+	}{{"fresh", 0, 0}, {"full-day", 90, 500}, {"gauge-full", 90, 999}} {
+		row("limiter Reserve+Confirm/Cancel "+c.name, testing.Benchmark(func(b *testing.B) {
+			prefix := fmt.Sprintf("bench-%s-%d", c.name, time.Now().UnixNano())
+			seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
+			defer dropWorkspaces(rdb, prefix)
+			benchReserve(b, New(rdb), prefix)
+		}))
+	}
+	fmt.Printf("\n%d callers, %d workspaces, GOMAXPROCS=%d\n\n%s", benchCallers, benchWorkspaces,
+		runtime.GOMAXPROCS(0), sb.String())
+}

@@ -1,0 +1,373 @@
+package queue
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Errors callers act on.
+var (
+	// ErrNotFound means no job has that id.
+	ErrNotFound = errors.New("job not found")
+	// ErrUnavailable wraps failures to reach Redis; the HTTP API answers
+	// 503 to it, never a 2xx.
+	ErrUnavailable = errors.New("job store unavailable")
+)
+
+// DuplicateError says an active create of the same name already exists in
+// the workspace.
+type DuplicateError struct {
+	Workspace, Name, ExistingID string
+}
+
+// Error implements error.
+func (e *DuplicateError) Error() string {
+	return fmt.Sprintf("an active create of segment %q already exists in workspace %s (job %s)", e.Name, e.Workspace, e.ExistingID)
+}
+
+// Key layout. Everything about a job lives under its workspace's hash tag
+// so that the scripts below touch one Redis Cluster slot; the locator and
+// the workspace set are single-key writes outside any script.
+func jobKey(ws, id string) string        { return "segq:{" + ws + "}:job:" + id }
+func jobsKey(ws string) string           { return "segq:{" + ws + "}:jobs" }
+func stateKey(ws string, s State) string { return "segq:{" + ws + "}:state:" + string(s) }
+func nameKey(ws, name string) string     { return "segq:{" + ws + "}:name:" + name }
+func locatorKey(id string) string        { return "segq:job:" + id }
+
+const workspacesKey = "segq:workspaces"
+
+// createScript stores a new job record and indexes it.
+//
+//	KEYS[1] -> job record (hash: data, v)
+//	KEYS[2] -> workspace job index (zset, lex order of ids)
+//	KEYS[3] -> index of the job's state (zset)
+//	KEYS[4] -> name key (active create of this name)
+//	ARGV[1] -> job id
+//	ARGV[2] -> job JSON
+//	ARGV[3] -> "1" to claim the name key, "0" otherwise
+//
+// Output: {0, ""} created; {1, id} the name is held by job id; {2, ""} a
+// record with this id exists already (an idempotent replay).
+var createScript = redis.NewScript(`
+if redis.call("EXISTS", KEYS[1]) == 1 then
+  return {2, ""}
+end
+if ARGV[3] == "1" then
+  local holder = redis.call("GET", KEYS[4])
+  if holder then
+    return {1, holder}
+  end
+  redis.call("SET", KEYS[4], ARGV[1])
+end
+redis.call("HSET", KEYS[1], "data", ARGV[2], "v", 1)
+redis.call("ZADD", KEYS[2], 0, ARGV[1])
+redis.call("ZADD", KEYS[3], 0, ARGV[1])
+return {0, ""}
+`)
+
+// saveScript replaces a job record if nobody changed it since it was read.
+//
+//	KEYS[1] -> job record
+//	KEYS[2] -> index of the old state
+//	KEYS[3] -> index of the new state
+//	KEYS[4] -> name key
+//	ARGV[1] -> version read
+//	ARGV[2] -> new job JSON
+//	ARGV[3] -> job id
+//	ARGV[4] -> "1" to release the name key if this job holds it
+//
+// Output: the new version, -1 when the version moved on, -2 when the record
+// is gone.
+var saveScript = redis.NewScript(`
+local v = redis.call("HGET", KEYS[1], "v")
+if not v then return -2 end
+if v ~= ARGV[1] then return -1 end
+local nv = tonumber(v) + 1
+redis.call("HSET", KEYS[1], "data", ARGV[2], "v", nv)
+if KEYS[2] ~= KEYS[3] then
+  redis.call("ZREM", KEYS[2], ARGV[3])
+  redis.call("ZADD", KEYS[3], 0, ARGV[3])
+end
+if ARGV[4] == "1" and redis.call("GET", KEYS[4]) == ARGV[3] then
+  redis.call("DEL", KEYS[4])
+end
+return nv
+`)
+
+// Store keeps job records in Redis. The record is the source of truth; asynq
+// tasks only carry job ids. Every change is a compare-and-set on the
+// record's version, so concurrent workers, callbacks and cancels never
+// overwrite each other.
+type Store struct {
+	rdb      redis.UniversalClient
+	now      func() time.Time
+	observer func(from State, j *Job)
+}
+
+// StoreOption configures a Store.
+type StoreOption func(*Store)
+
+// WithClock sets the clock used for timestamps (tests).
+func WithClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
+
+// WithObserver registers a function called after every committed state
+// change (logs and metrics). It must not block.
+func WithObserver(fn func(from State, j *Job)) StoreOption {
+	return func(s *Store) { s.observer = fn }
+}
+
+// NewStore returns a Store over rdb.
+func NewStore(rdb redis.UniversalClient, opts ...StoreOption) *Store {
+	s := &Store{rdb: rdb, now: time.Now}
+	for _, o := range opts {
+		o(s)
+	}
+	return s
+}
+
+// Now returns the store's clock reading.
+func (s *Store) Now() time.Time { return s.now() }
+
+func unavailable(op string, err error) error {
+	return fmt.Errorf("%s: %w: %w", op, ErrUnavailable, err)
+}
+
+// create stores j (state accepted). claimName makes the create fail with a
+// *DuplicateError while another active create holds the same name. A replay
+// of an id that exists returns the stored job and existed=true.
+func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job, existed bool, err error) {
+	data, err := json.Marshal(j)
+	if err != nil {
+		return nil, false, err
+	}
+	if err := s.rdb.Set(ctx, locatorKey(j.ID), j.Workspace, 0).Err(); err != nil {
+		return nil, false, unavailable("store job", err)
+	}
+	claim := "0"
+	if claimName {
+		claim = "1"
+	}
+	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
+	res, err := createScript.Run(ctx, s.rdb, keys, j.ID, data, claim).Slice()
+	if err != nil {
+		return nil, false, unavailable("store job", err)
+	}
+	switch code, _ := res[0].(int64); code {
+	case 1:
+		s.rdb.Del(ctx, locatorKey(j.ID))
+		return nil, false, &DuplicateError{Workspace: j.Workspace, Name: j.Name, ExistingID: fmt.Sprint(res[1])}
+	case 2:
+		got, err := s.Get(ctx, j.ID)
+		return got, true, err
+	}
+	if err := s.rdb.SAdd(ctx, workspacesKey, j.Workspace).Err(); err != nil {
+		return nil, false, unavailable("store job", err)
+	}
+	s.notify("", j)
+	return j, false, nil
+}
+
+// Get returns the job with the given id, or ErrNotFound.
+func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
+	j, _, err := s.load(ctx, id)
+	return j, err
+}
+
+func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
+	ws, err := s.rdb.Get(ctx, locatorKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil, "", ErrNotFound
+	}
+	if err != nil {
+		return nil, "", unavailable("get job", err)
+	}
+	vals, err := s.rdb.HMGet(ctx, jobKey(ws, id), "data", "v").Result()
+	if err != nil {
+		return nil, "", unavailable("get job", err)
+	}
+	data, ok := vals[0].(string)
+	if !ok {
+		return nil, "", ErrNotFound
+	}
+	j := &Job{}
+	if err := json.Unmarshal([]byte(data), j); err != nil {
+		return nil, "", fmt.Errorf("decode job %s: %w", id, err)
+	}
+	v, _ := vals[1].(string)
+	return j, v, nil
+}
+
+// Update applies fn to the current job and stores the result atomically,
+// re-reading and re-applying fn when another writer got there first. fn
+// may return an error to abort without writing.
+func (s *Store) Update(ctx context.Context, id string, fn func(j *Job) error) (*Job, error) {
+	for range 50 {
+		j, v, err := s.load(ctx, id)
+		if err != nil {
+			return nil, err
+		}
+		from := j.State
+		if err := fn(j); err != nil {
+			return j, err
+		}
+		j.UpdatedAt = NewTime(s.now())
+		data, err := json.Marshal(j)
+		if err != nil {
+			return nil, err
+		}
+		release := "0"
+		if j.State.Terminal() && j.Op == OpCreate {
+			release = "1"
+		}
+		keys := []string{jobKey(j.Workspace, id), stateKey(j.Workspace, from), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
+		nv, err := saveScript.Run(ctx, s.rdb, keys, v, data, id, release).Int64()
+		if err != nil {
+			return nil, unavailable("save job", err)
+		}
+		switch nv {
+		case -1:
+			continue
+		case -2:
+			return nil, ErrNotFound
+		}
+		if from != j.State {
+			s.notify(from, j)
+		}
+		return j, nil
+	}
+	return nil, fmt.Errorf("save job %s: too much contention", id)
+}
+
+// Transition moves the job to state `to` if the state machine allows it
+// from the job's current state, applying mutate first (which may refuse by
+// returning an error) and recording a timeline event with detail. It
+// returns a *StateError when the move is not allowed.
+func (s *Store) Transition(ctx context.Context, id string, to State, detail string, mutate func(j *Job) error) (*Job, error) {
+	return s.Update(ctx, id, func(j *Job) error {
+		if !CanMove(j.State, to) {
+			return &StateError{ID: j.ID, From: j.State, To: to}
+		}
+		if mutate != nil {
+			if err := mutate(j); err != nil {
+				return err
+			}
+		}
+		j.State = to
+		j.Timeline = append(j.Timeline, Event{At: NewTime(s.now()), State: to, Detail: detail})
+		return nil
+	})
+}
+
+func (s *Store) notify(from State, j *Job) {
+	if s.observer != nil {
+		s.observer(from, j)
+	}
+}
+
+// ListOptions filters and pages List.
+type ListOptions struct {
+	// State keeps only jobs in this state when set.
+	State State
+	// Workspace keeps only jobs of this workspace when set.
+	Workspace string
+	// Limit is the page size: default 50, at most 500.
+	Limit int
+	// Cursor is the NextCursor of the previous page.
+	Cursor string
+}
+
+// Page is one page of List, newest job first.
+type Page struct {
+	Jobs       []*Job `json:"jobs"`
+	NextCursor string `json:"next_cursor,omitempty"`
+}
+
+// MaxListLimit is the largest page List returns.
+const MaxListLimit = 500
+
+// List returns jobs newest first (ids are ULIDs, so id order is enqueue
+// order), filtered by state and workspace.
+func (s *Store) List(ctx context.Context, opt ListOptions) (Page, error) {
+	limit := min(max(opt.Limit, 0), MaxListLimit)
+	if limit == 0 {
+		limit = 50
+	}
+	wss := []string{opt.Workspace}
+	if opt.Workspace == "" {
+		var err error
+		if wss, err = s.Workspaces(ctx); err != nil {
+			return Page{}, err
+		}
+	}
+	maxLex := "+"
+	if opt.Cursor != "" {
+		maxLex = "(" + opt.Cursor
+	}
+	var ids []string
+	for _, ws := range wss {
+		key := jobsKey(ws)
+		if opt.State != "" {
+			key = stateKey(ws, opt.State)
+		}
+		got, err := s.rdb.ZRevRangeByLex(ctx, key, &redis.ZRangeBy{Max: maxLex, Min: "-", Count: int64(limit)}).Result()
+		if err != nil {
+			return Page{}, unavailable("list jobs", err)
+		}
+		ids = append(ids, got...)
+	}
+	slices.SortFunc(ids, func(a, b string) int { return strings.Compare(b, a) })
+	if len(ids) > limit {
+		ids = ids[:limit]
+	}
+	page := Page{Jobs: make([]*Job, 0, len(ids))}
+	for _, id := range ids {
+		j, err := s.Get(ctx, id)
+		if errors.Is(err, ErrNotFound) {
+			continue
+		}
+		if err != nil {
+			return Page{}, err
+		}
+		page.Jobs = append(page.Jobs, j)
+	}
+	if len(ids) == limit {
+		page.NextCursor = ids[len(ids)-1]
+	}
+	return page, nil
+}
+
+// Workspaces returns every workspace that has jobs.
+func (s *Store) Workspaces(ctx context.Context) ([]string, error) {
+	wss, err := s.rdb.SMembers(ctx, workspacesKey).Result()
+	if err != nil {
+		return nil, unavailable("list workspaces", err)
+	}
+	slices.Sort(wss)
+	return wss, nil
+}
+
+// IDsInState returns up to limit job ids of a workspace in a state, oldest
+// first; the worker's reconciler and watchdog scan with it.
+func (s *Store) IDsInState(ctx context.Context, ws string, st State, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByLex(ctx, stateKey(ws, st), &redis.ZRangeBy{Min: "-", Max: "+", Count: limit}).Result()
+	if err != nil {
+		return nil, unavailable("scan jobs", err)
+	}
+	return ids, nil
+}
+
+// CountInState returns how many jobs of a workspace are in a state.
+func (s *Store) CountInState(ctx context.Context, ws string, st State) (int64, error) {
+	n, err := s.rdb.ZCard(ctx, stateKey(ws, st)).Result()
+	if err != nil {
+		return 0, unavailable("count jobs", err)
+	}
+	return n, nil
+}

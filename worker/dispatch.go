@@ -1,0 +1,222 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/redis/go-redis/v9"
+	"github.com/segq/segq/limiter"
+	"github.com/segq/segq/queue"
+	"go.uber.org/zap"
+)
+
+// dispatch runs until ctx is done: every Tick it hands slots to pending
+// jobs whose turn came within the horizon; every ReconcileEvery it repairs
+// what a crash may have left half done. Every replica runs it; the
+// limiter's scripts make concurrent runs safe.
+func (w *Worker) dispatch(ctx context.Context) {
+	tick := time.NewTicker(w.cfg.Tick)
+	defer tick.Stop()
+	lastReconcile := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+		for _, ws := range w.ws {
+			if err := w.promote(ctx, ws); err != nil && ctx.Err() == nil {
+				w.log.Warn("promote", zap.String("workspace", ws.ID), zap.Error(err))
+			}
+		}
+		if time.Since(lastReconcile) >= w.cfg.ReconcileEvery {
+			lastReconcile = time.Now()
+			w.reconcileAll(ctx)
+		}
+	}
+}
+
+// promote schedules the jobs the limiter just gave a slot to.
+func (w *Worker) promote(ctx context.Context, ws *Workspace) error {
+	if err := w.renewPause(ctx, ws); err != nil {
+		return err
+	}
+	got, err := w.lim.Promote(ctx, ws.ID, ws.Limits)
+	if err != nil {
+		return err
+	}
+	for _, r := range got {
+		w.scheduleReservation(ctx, r)
+	}
+	return nil
+}
+
+// scheduleReservation records a reservation's slot on its job and
+// enqueues its submit task; a reservation whose job is gone or cancelled
+// is freed.
+func (w *Worker) scheduleReservation(ctx context.Context, r limiter.Reservation) {
+	id, attempt, err := queue.ParseReservationID(r.ID)
+	if err != nil {
+		w.log.Error("reservation with a foreign id", zap.String("reservation", r.ID))
+		return
+	}
+	j, err := w.recordReservation(ctx, id, attempt, r)
+	var se *queue.StateError
+	switch {
+	case errors.As(err, &se) && se.From == queue.StateCancelled, errors.Is(err, queue.ErrNotFound):
+		if j != nil {
+			_ = w.lim.Cancel(ctx, j.Workspace, r.ID)
+		}
+	case err != nil:
+		w.log.Warn("record slot", zap.String("job_id", id), zap.Error(err))
+	default:
+		w.scheduleSubmit(ctx, j, r.Slot)
+	}
+}
+
+// reconcileAll repairs every workspace; errors are logged, the next round
+// tries again.
+func (w *Worker) reconcileAll(ctx context.Context) {
+	for _, ws := range w.ws {
+		for _, step := range []func(context.Context, *Workspace) error{
+			w.reenqueueAccepted, w.rescheduleReserved, w.markOverdue, w.refreshETAs,
+		} {
+			if err := step(ctx, ws); err != nil && ctx.Err() == nil {
+				w.log.Warn("reconcile", zap.String("workspace", ws.ID), zap.Error(err))
+			}
+		}
+	}
+}
+
+// scanLimit bounds one reconcile step's work per workspace.
+const scanLimit = 1000
+
+// reenqueueAccepted gives accepted jobs whose validation task was lost
+// (a crash between storing the job and enqueuing the task) their task.
+func (w *Worker) reenqueueAccepted(ctx context.Context, ws *Workspace) error {
+	ids, err := w.jobs.Store().IDsInState(ctx, ws.ID, queue.StateAccepted, scanLimit)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		task, opts := queue.NewValidateTask(id, 1)
+		if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return err
+		}
+	}
+	return nil
+}
+
+// rescheduleReserved makes sure every reserved slot has its submit task.
+func (w *Worker) rescheduleReserved(ctx context.Context, ws *Workspace) error {
+	rs, err := w.lim.Reserved(ctx, ws.ID)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		id, attempt, err := queue.ParseReservationID(r.ID)
+		if err != nil {
+			continue
+		}
+		j, err := w.jobs.Get(ctx, id)
+		switch {
+		case errors.Is(err, queue.ErrNotFound) || (err == nil && (j.State.Terminal() || j.Attempts != attempt)):
+			_ = w.lim.Cancel(ctx, ws.ID, r.ID)
+		case err != nil:
+			return err
+		case j.State == queue.StateWaiting:
+			w.scheduleSubmit(ctx, j, r.Slot)
+		}
+	}
+	return nil
+}
+
+// markOverdue moves submitted jobs whose callback is late to overdue; a
+// late callback is still accepted.
+func (w *Worker) markOverdue(ctx context.Context, ws *Workspace) error {
+	ids, err := w.jobs.Store().IDsInState(ctx, ws.ID, queue.StateSubmitted, scanLimit)
+	if err != nil {
+		return err
+	}
+	now := w.cfg.Now()
+	for _, id := range ids {
+		j, err := w.jobs.Get(ctx, id)
+		if err != nil || j.SubmittedAt == nil || now.Sub(j.SubmittedAt.Time) < w.cfg.CallbackTimeout {
+			continue
+		}
+		_, err = w.jobs.Transition(ctx, id, queue.StateOverdue, "no callback within "+w.cfg.CallbackTimeout.String(), func(j *queue.Job) error {
+			if j.SubmittedAt == nil || now.Sub(j.SubmittedAt.Time) < w.cfg.CallbackTimeout {
+				return &queue.StateError{ID: id, From: j.State, To: queue.StateOverdue}
+			}
+			return nil
+		})
+		if ignoreStateError(err) != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// refreshETAs updates the estimate of jobs waiting without a slot.
+func (w *Worker) refreshETAs(ctx context.Context, ws *Workspace) error {
+	etas, err := w.lim.Estimate(ctx, ws.ID, ws.Limits)
+	if err != nil {
+		return err
+	}
+	for rid, eta := range etas {
+		id, attempt, err := queue.ParseReservationID(rid)
+		if err != nil {
+			continue
+		}
+		_, err = w.jobs.Store().Update(ctx, id, func(j *queue.Job) error {
+			if j.State != queue.StateWaiting || j.Attempts != attempt || (j.ETA != nil && j.ETA.Sub(eta).Abs() < time.Second) {
+				return errUnchanged
+			}
+			j.ETA = queue.TimePtr(eta)
+			return nil
+		})
+		if err != nil && !errors.Is(err, errUnchanged) && !errors.Is(err, queue.ErrNotFound) {
+			return err
+		}
+	}
+	return nil
+}
+
+var errUnchanged = errors.New("unchanged")
+
+// pauseFor is how long one renewal of a credentials pause blocks a
+// workspace; the pause lapses this long after the credentials change.
+const pauseFor = 5 * time.Minute
+
+func pauseKey(ws string) string { return "segq:{" + ws + "}:paused" }
+
+// pause stops dispatch for a workspace whose credentials MoEngage refused,
+// until a worker runs with other credentials.
+func (w *Worker) pause(ctx context.Context, ws *Workspace) {
+	if err := w.cfg.Redis.Set(ctx, pauseKey(ws.ID), ws.KeyFingerprint, 0).Err(); err != nil {
+		w.log.Warn("pause workspace", zap.String("workspace", ws.ID), zap.Error(err))
+	}
+	if err := w.lim.Block(ctx, ws.ID, w.cfg.Now().Add(pauseFor)); err != nil {
+		w.log.Warn("pause workspace", zap.String("workspace", ws.ID), zap.Error(err))
+	}
+	w.log.Error("workspace paused: MoEngage refused its credentials", zap.String("workspace", ws.ID))
+}
+
+// renewPause keeps a credentials pause in force while this worker has
+// the refused credentials, and lifts it when they changed.
+func (w *Worker) renewPause(ctx context.Context, ws *Workspace) error {
+	fp, err := w.cfg.Redis.Get(ctx, pauseKey(ws.ID)).Result()
+	if errors.Is(err, redis.Nil) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if fp != ws.KeyFingerprint {
+		w.log.Info("credentials changed: workspace resumes", zap.String("workspace", ws.ID))
+		return w.cfg.Redis.Del(ctx, pauseKey(ws.ID)).Err()
+	}
+	return w.lim.Block(ctx, ws.ID, w.cfg.Now().Add(pauseFor))
+}

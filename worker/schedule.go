@@ -1,0 +1,63 @@
+package worker
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/hibiken/asynq"
+	"github.com/segq/segq/limiter"
+	"github.com/segq/segq/queue"
+	"go.uber.org/zap"
+)
+
+// recordReservation records the limiter's answer on the job: state
+// waiting, its slot and ETA. It refuses (with a *StateError) when the job
+// moved on, e.g. was cancelled meanwhile.
+func (w *Worker) recordReservation(ctx context.Context, id string, attempt int, res limiter.Reservation) (*queue.Job, error) {
+	detail := "slot reserved at " + fmtTime(res.Slot)
+	if res.Status == limiter.Pending {
+		detail = "waiting for a slot, estimated " + fmtTime(res.ETA)
+	}
+	return w.jobs.Transition(ctx, id, queue.StateWaiting, detail, func(j *queue.Job) error {
+		if j.Attempts != attempt {
+			return &queue.StateError{ID: id, From: j.State, To: queue.StateWaiting}
+		}
+		j.SlotAt = nil
+		if res.Status == limiter.Reserved {
+			j.SlotAt = queue.TimePtr(res.Slot)
+		}
+		if !res.ETA.IsZero() {
+			j.ETA = queue.TimePtr(res.ETA)
+		}
+		return nil
+	})
+}
+
+// scheduleSubmit enqueues the submit task of the job's attempt for slot.
+// The task id includes the slot, so a repeat is a no-op and a new slot
+// gets a new task; a task left for an old slot finds it moved and exits.
+func (w *Worker) scheduleSubmit(ctx context.Context, j *queue.Job, slot time.Time) {
+	task, opts := queue.NewSubmitTask(j.ID, j.Attempts, slot)
+	if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		// The reconciler enqueues it from the limiter's reservations.
+		w.log.Warn("schedule submit", zap.String("job_id", j.ID), zap.Int("attempt", j.Attempts), zap.Error(err))
+	}
+}
+
+// ignoreStateError turns "the job moved on" into success: another actor
+// (a cancel, a callback, a duplicate task) got there first.
+func ignoreStateError(err error) error {
+	var se *queue.StateError
+	if errors.As(err, &se) {
+		return nil
+	}
+	return err
+}
+
+func fmtTime(t time.Time) string {
+	if t.IsZero() {
+		return "unknown"
+	}
+	return t.UTC().Format("2006-01-02T15:04:05.000Z")
+}

@@ -77,34 +77,42 @@ func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
 	lat.report(b, elapsed)
 }
 
-// BenchmarkReserve measures limiter decisions (Reserve, then Confirm when
-// the slot is now or Cancel otherwise) on real Redis with 16 callers over
-// 64 workspaces under the default limits. Half the requests are creates
-// (they hold an active segment for 30 days).
-//   - fresh: empty workspaces; each fills its 10/h quota, then requests go
-//     beyond the horizon and are cancelled.
-//   - full-day: each workspace is seeded as after a busy day: 90 ops in
-//     the last 24 h (so every decision scans ~100 window entries) and 500
-//     active segments.
-//   - gauge-full: as full-day with 999 active segments, so every create
-//     computes the gauge's bad set over 1000 intervals.
+// benchCase is one workload of BenchmarkReserve.
+type benchCase struct {
+	name string
+	// ops and gauge seed every workspace with committed ops over the last
+	// 23 h and active segments, as after a busy day.
+	ops, gauge int
+	// sweep cancels every request that does not go at once, so the pending
+	// queue stays empty and every Reserve searches a slot through full
+	// windows (the worst case); otherwise requests wait in line, as jobs do.
+	sweep bool
+}
+
+var benchCases = []benchCase{
+	{name: "fresh"},
+	{name: "busy-day", ops: 90, gauge: 500},
+	{name: "busy-day-sweep", ops: 90, gauge: 500, sweep: true},
+	{name: "gauge-full-sweep", ops: 90, gauge: 1000, sweep: true},
+}
+
+// BenchmarkReserve measures limiter decisions on real Redis with 16 callers
+// over 64 workspaces under the default limits: every iteration is a Reserve,
+// then a Confirm when the slot is now. Otherwise the request waits (its slot
+// is later, or it is pending), except in the sweep cases, which Cancel it.
+// Half the requests are creates holding an active segment for 30 days.
 func BenchmarkReserve(b *testing.B) {
 	rdb := realRedis(b, 1)[0]
-	for _, c := range []struct {
-		name       string
-		ops, gauge int
-	}{{"fresh", 0, 0}, {"full-day", 90, 500}, {"gauge-full", 90, 999}} {
-		b.Run(c.name, func(b *testing.B) {
-			prefix := fmt.Sprintf("bench-%s-%d", c.name, time.Now().UnixNano())
-			seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
-			b.Cleanup(func() { dropWorkspaces(rdb, prefix) })
-			benchReserve(b, New(rdb), prefix)
-		})
+	for _, c := range benchCases {
+		b.Run(c.name, func(b *testing.B) { benchReserve(b, rdb, c) })
 	}
 }
 
-func benchReserve(b *testing.B, l *Limiter, prefix string) {
-	ctx, lim := context.Background(), DefaultLimits()
+func benchReserve(b *testing.B, rdb *redis.Client, c benchCase) {
+	prefix := fmt.Sprintf("bench-%s-%d", c.name, time.Now().UnixNano())
+	seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
+	defer dropWorkspaces(rdb, prefix)
+	l, ctx, lim := New(rdb), context.Background(), DefaultLimits()
 	parallel(b, func(n int64, timed func(func() error)) {
 		ws := fmt.Sprintf("%s-%d", prefix, n%benchWorkspaces)
 		r := Request{ID: fmt.Sprintf("job%d/1", n), EnqueuedAt: time.Now(), Ops: 1, Users: 1000}
@@ -113,11 +121,12 @@ func benchReserve(b *testing.B, l *Limiter, prefix string) {
 		}
 		var res Reservation
 		timed(func() (err error) { res, err = l.Reserve(ctx, ws, lim, r); return err })
-		if res.Status == Reserved && !res.Slot.After(time.Now()) {
+		switch {
+		case res.Status == Reserved && !res.Slot.After(time.Now()):
 			timed(func() error { _, err := l.Confirm(ctx, ws, r.ID, res.Slot, lim); return err })
-			return
+		case c.sweep:
+			timed(func() error { return l.Cancel(ctx, ws, r.ID) })
 		}
-		timed(func() error { return l.Cancel(ctx, ws, r.ID) })
 	})
 }
 
@@ -186,16 +195,8 @@ func TestBenchTable(t *testing.T) {
 	}
 	row("redis_rate Allow PerHour(10)", testing.Benchmark(BenchmarkRedisRateAllow))
 	rdb := realRedis(t, 1)[0]
-	for _, c := range []struct {
-		name       string
-		ops, gauge int
-	}{{"fresh", 0, 0}, {"full-day", 90, 500}, {"gauge-full", 90, 999}} {
-		row("limiter Reserve+Confirm/Cancel "+c.name, testing.Benchmark(func(b *testing.B) {
-			prefix := fmt.Sprintf("bench-%s-%d", c.name, time.Now().UnixNano())
-			seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
-			defer dropWorkspaces(rdb, prefix)
-			benchReserve(b, New(rdb), prefix)
-		}))
+	for _, c := range benchCases {
+		row("limiter Reserve/"+c.name, testing.Benchmark(func(b *testing.B) { benchReserve(b, rdb, c) }))
 	}
 	fmt.Printf("\n%d callers, %d workspaces, GOMAXPROCS=%d\n\n%s", benchCallers, benchWorkspaces,
 		runtime.GOMAXPROCS(0), sb.String())

@@ -9,11 +9,14 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The scripts share common.lua (KEYS layout, trimming, the slot search);
-// each file states its own ARGV and return value.
+// The scripts share common.lua (KEYS layout, records, trimming); the ones
+// that place requests also get search.lua (the slot search). Each file
+// states its own ARGV and return value.
 var (
 	//go:embed lua/common.lua
 	commonLua string
+	//go:embed lua/search.lua
+	searchLua string
 	//go:embed lua/reserve.lua
 	reserveLua string
 	//go:embed lua/promote.lua
@@ -35,14 +38,14 @@ var (
 )
 
 var (
-	reserveScript  = newScript(reserveLua)
-	promoteScript  = newScript(promoteLua)
+	reserveScript  = newScript(searchLua + reserveLua)
+	promoteScript  = newScript(searchLua + promoteLua)
 	confirmScript  = newScript(confirmLua)
 	cancelScript   = newScript(cancelLua)
 	blockScript    = newScript(blockLua)
 	releaseScript  = newScript(releaseLua)
 	reservedScript = newScript(reservedLua)
-	usageScript    = newScript(usageLua)
+	usageScript    = newScript(searchLua + usageLua)
 	snapshotScript = newScript(snapshotLua)
 )
 

@@ -81,7 +81,7 @@ func (w *Worker) scheduleReservation(ctx context.Context, r limiter.Reservation)
 func (w *Worker) reconcileAll(ctx context.Context) {
 	for _, ws := range w.ws {
 		for _, step := range []func(context.Context, *Workspace) error{
-			w.reenqueueAccepted, w.rescheduleReserved, w.markOverdue, w.refreshETAs,
+			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs,
 		} {
 			if err := step(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("reconcile", zap.String("workspace", ws.ID), zap.Error(err))
@@ -128,6 +128,28 @@ func (w *Worker) rescheduleReserved(ctx context.Context, ws *Workspace) error {
 			return err
 		case j.State == queue.StateWaiting:
 			w.scheduleSubmit(ctx, j, r.Slot)
+		}
+	}
+	return nil
+}
+
+// reconcileSubmitting settles jobs left in submitting by a worker that
+// died mid-call: after 1.5 upstream timeouts no live worker still waits
+// for that answer. (asynq would re-run the task too, but only once its
+// lease has expired, a minute or two later.)
+func (w *Worker) reconcileSubmitting(ctx context.Context, ws *Workspace) error {
+	ids, err := w.jobs.Store().IDsInState(ctx, ws.ID, queue.StateSubmitting, scanLimit)
+	if err != nil {
+		return err
+	}
+	stale := w.cfg.UpstreamTimeout * 3 / 2
+	for _, id := range ids {
+		j, err := w.jobs.Get(ctx, id)
+		if err != nil || w.cfg.Now().Sub(j.UpdatedAt.Time) < stale {
+			continue
+		}
+		if err := w.reconcile(ctx, ws, j); err != nil {
+			return err
 		}
 	}
 	return nil

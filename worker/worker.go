@@ -61,6 +61,9 @@ type Config struct {
 	CallbackTimeout time.Duration
 	// ShutdownTimeout bounds graceful shutdown (default 30 s).
 	ShutdownTimeout time.Duration
+	// UpstreamTimeout is the upstream clients' request timeout (default
+	// 30 s); a job in submitting for 1.5 times as long was interrupted.
+	UpstreamTimeout time.Duration
 	Logger          *zap.Logger
 	Metrics         *obs.Metrics
 	// Now is the clock for timestamps (default time.Now). Slot decisions
@@ -74,6 +77,7 @@ func (c *Config) withDefaults() {
 	c.ReconcileEvery = cmp.Or(c.ReconcileEvery, 30*time.Second)
 	c.CallbackTimeout = cmp.Or(c.CallbackTimeout, 24*time.Hour)
 	c.ShutdownTimeout = cmp.Or(c.ShutdownTimeout, 30*time.Second)
+	c.UpstreamTimeout = cmp.Or(c.UpstreamTimeout, 30*time.Second)
 	if c.Retry == (queue.Backoff{}) {
 		c.Retry = queue.DefaultBackoff
 	}

@@ -162,7 +162,12 @@ func openInput(ctx context.Context, stdin io.Reader, target string, f checkFlags
 			opts.Allow = safehttp.LoopbackPrefixes
 		}
 		client := safehttp.NewClient(opts)
-		return safehttp.Fetch(ctx, client, target, f.maxBytes)
+		body, size, err := safehttp.Fetch(ctx, client, target, f.maxBytes)
+		if err != nil {
+			client.CloseIdleConnections()
+			return nil, -1, err
+		}
+		return fetchedBody{ReadCloser: body, client: client}, size, nil
 	}
 	file, err := os.Open(target)
 	if err != nil {
@@ -180,6 +185,20 @@ func openInput(ctx context.Context, stdin io.Reader, target string, f checkFlags
 	return file, st.Size(), nil
 }
 
+// fetchedBody closes the client's connections with the body: the command
+// fetches one file and keeps no idle connection behind.
+type fetchedBody struct {
+	io.ReadCloser
+	client interface{ CloseIdleConnections() }
+}
+
+// Close closes the body and the idle connections.
+func (b fetchedBody) Close() error {
+	err := b.ReadCloser.Close()
+	b.client.CloseIdleConnections()
+	return err
+}
+
 // tooLarge reports whether err says the input is over the size limit.
 func tooLarge(err error) bool {
 	var a *csvcheck.TooLargeError
@@ -189,13 +208,16 @@ func tooLarge(err error) bool {
 
 // tooLargeResult is the result for a URL refused by its Content-Length.
 func tooLargeResult(err error) csvcheck.Result {
-	var b *safehttp.TooLargeError
-	errors.As(err, &b)
-	return csvcheck.Result{
-		Bytes:        max(b.Size, 0),
-		Problems:     []csvcheck.Problem{{Line: 0, Reason: b.Error()}},
+	res := csvcheck.Result{
+		Problems:     []csvcheck.Problem{{Line: 0, Reason: err.Error()}},
 		ProblemCount: 1,
 	}
+	var b *safehttp.TooLargeError
+	if errors.As(err, &b) {
+		res.Bytes = max(b.Size, 0)
+		res.Problems[0].Reason = b.Error()
+	}
+	return res
 }
 
 // checkJSON is the contract output of segq check --json (DESIGN §8).

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"strings"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -195,4 +196,19 @@ func TestThousands(t *testing.T) {
 	for n, want := range map[int64]string{0: "0", 999: "999", 1000: "1,000", 157286371: "157,286,371", -1234: "-1,234"} {
 		require.Equal(t, want, thousands(n))
 	}
+}
+
+func TestProgressBar(t *testing.T) {
+	t.Parallel()
+	var buf bytes.Buffer
+	p := &progressBar{w: &buf, total: 100 << 20, on: true}
+	p.update(50 << 20)
+	require.Contains(t, buf.String(), "]  50% 50/100 MB")
+	p.update(60 << 20) // within 100 ms of the last draw: skipped
+	require.NotContains(t, buf.String(), "60%")
+	p.done()
+	require.True(t, strings.HasSuffix(buf.String(), "\r"))
+
+	quiet := newProgressBar(&buf, 1<<30) // not a terminal
+	require.False(t, quiet.on)
 }

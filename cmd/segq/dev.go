@@ -2,7 +2,6 @@ package main
 
 import (
 	"cmp"
-	"os"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
@@ -11,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
+	"os"
 	"strings"
 	"time"
 
@@ -19,6 +19,7 @@ import (
 	"github.com/segq/segq/internal/httpapi"
 	"github.com/segq/segq/internal/moesim"
 	"github.com/segq/segq/internal/safehttp"
+	"github.com/segq/segq/internal/stack"
 	"github.com/segq/segq/queue"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
@@ -68,32 +69,36 @@ func runDev(ctx context.Context, cfg *config.Config, f *devFlags, out interface{
 		return err
 	}
 	defer st.close()
-	a, err := newApp(cfg)
+	a, err := stack.New(cfg, nil)
 	if err != nil {
 		return err
 	}
-	defer a.close()
-	if st.sim, err = newDevSimulator(cfg, st.simURL, a.log); err != nil {
+	defer a.Close()
+	if st.sim, err = newDevSimulator(cfg, st.simURL, a.Log); err != nil {
 		return err
 	}
-	dash, err := dashboardConn(cfg.Redis.URL)
+	dash, err := stack.DashboardConn(cfg.Redis.URL)
 	if err != nil {
 		return err
 	}
-	api, closeAPI, err := a.newAPI(dash)
+	api, closeAPI, err := a.API(dash)
 	if err != nil {
 		return err
 	}
 	defer closeAPI()
-	w, err := a.newWorker()
+	w, err := a.Worker()
 	if err != nil {
 		return err
 	}
 	fmt.Fprintf(out, "segq dev is running\n  API:       %s/v1/jobs\n  limits:    %s/v1/limits?workspace=%s\n  dashboard: %s/monitoring/\n  metrics:   %s/metrics\n  simulator: %s/_sim/stats\n  redis:     %s\n",
 		st.apiURL, st.apiURL, cfg.Workspaces[0].ID, st.apiURL, st.apiURL, st.simURL, cfg.Redis.URL)
 	return runAll(ctx,
-		func(ctx context.Context) error { return serveHTTP(ctx, httpapi.NewHTTPServer("", api), st.apiL, a.log) },
-		func(ctx context.Context) error { return serveHTTP(ctx, httpapi.NewHTTPServer("", devSimHandler(st.sim)), st.simL, a.log) },
+		func(ctx context.Context) error {
+			return stack.ServeHTTP(ctx, httpapi.NewHTTPServer("", api), st.apiL, a.Log)
+		},
+		func(ctx context.Context) error {
+			return stack.ServeHTTP(ctx, httpapi.NewHTTPServer("", devSimHandler(st.sim)), st.simL, a.Log)
+		},
 		w.Run,
 		func(ctx context.Context) error {
 			if f.noDemo {
@@ -173,22 +178,9 @@ func newDevSimulator(cfg *config.Config, simURL string, log *zap.Logger) (*moesi
 		Allow: []netip.Prefix{netip.MustParsePrefix("127.0.0.0/8"), netip.MustParsePrefix("::1/128")}, Timeout: time.Minute,
 	})
 	return moesim.New(moesim.Config{
-		Workspaces:      simWorkspaces(cfg, func(w config.Workspace) bool { return w.BaseURL == simURL }),
+		Workspaces:      stack.SimWorkspaces(cfg, func(w config.Workspace) bool { return w.BaseURL == simURL }),
 		ProcessingDelay: time.Second, HTTPClient: client, Logger: log.Named("sim"),
 	})
-}
-
-// simLimits converts configured limits for the simulator.
-func simLimits(l config.Limits) moesim.Limits {
-	out := moesim.Limits{
-		Users:          moesim.Window{Length: l.Users.Window, Max: l.Users.Max},
-		ActiveSegments: int(l.ActiveSegments),
-		FileSize:       int64(l.FileSize),
-	}
-	for _, o := range l.Ops {
-		out.Ops = append(out.Ops, moesim.Window{Length: o.Window, Max: o.Max})
-	}
-	return out
 }
 
 // devSimHandler serves the simulator plus the demo file.
@@ -213,11 +205,11 @@ func demoFile(n int) []byte {
 
 // runDemo enqueues a create through the queue client and follows it until
 // it ends.
-func runDemo(ctx context.Context, a *app, st *devStack, out interface{ Write([]byte) (int, error) }) error {
-	jobs := a.queueClient(nil)
+func runDemo(ctx context.Context, a *stack.Stack, st *devStack, out interface{ Write([]byte) (int, error) }) error {
+	jobs := a.Jobs(nil)
 	defer jobs.Close()
 	j, _, err := jobs.Enqueue(ctx, queue.Request{
-		Workspace: a.cfg.Workspaces[0].ID, Name: "segq-demo-" + time.Now().UTC().Format("20060102-150405"),
+		Workspace: a.Cfg.Workspaces[0].ID, Name: "segq-demo-" + time.Now().UTC().Format("20060102-150405"),
 		AttributeName: "gaid", AttributeType: "string", FileURL: st.simURL + "/_dev/files/demo.csv", ExpiryTime: 30,
 	}, queue.EnqueueOptions{})
 	if err != nil {
@@ -237,10 +229,10 @@ func runDemo(ctx context.Context, a *app, st *devStack, out interface{ Write([]b
 		}
 	}
 	if j.State != queue.StateSucceeded {
-		a.log.Error("demo job did not succeed", zap.String("job_id", j.ID), zap.String("state", string(j.State)), zap.String("error", j.Error))
+		a.Log.Error("demo job did not succeed", zap.String("job_id", j.ID), zap.String("state", string(j.State)), zap.String("error", j.Error))
 		return errors.New("demo job " + string(j.State) + ": " + j.Error)
 	}
-	a.log.Info("demo job succeeded", zap.String("job_id", j.ID), zap.Int64p("user_count", j.UserCount))
+	a.Log.Info("demo job succeeded", zap.String("job_id", j.ID), zap.Int64p("user_count", j.UserCount))
 	fmt.Fprintf(out, "demo job %s succeeded: %s/v1/jobs/%s\n", j.ID, st.apiURL, j.ID)
 	return nil
 }

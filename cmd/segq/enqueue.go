@@ -141,6 +141,6 @@ func producerClient(g *globalFlags) (*queue.Client, func(), error) {
 	if err != nil {
 		return nil, nil, err
 	}
-	c := queue.NewClient(a.rdb, queue.ClientOptions{Workspaces: a.workspaceIDs(), Slots: newLimiter(a)})
-	return c, func() { _ = c.Close(); a.close() }, nil
+	c := queue.NewClient(a.Redis, queue.ClientOptions{Workspaces: a.WorkspaceIDs(), Slots: newLimiter(a)})
+	return c, func() { _ = c.Close(); a.Close() }, nil
 }

@@ -5,6 +5,7 @@ import (
 	"net"
 
 	"github.com/segq/segq/internal/httpapi"
+	"github.com/segq/segq/internal/stack"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 	"golang.org/x/sync/errgroup"
@@ -24,34 +25,34 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 			if addr != "" {
 				cfg.Addr = addr
 			}
-			a, err := newApp(cfg)
+			a, err := stack.New(cfg, nil)
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			return a.runServe(cmd.Context())
+			defer a.Close()
+			return runServe(cmd.Context(), a)
 		},
 	}
 	cmd.Flags().StringVar(&addr, "addr", "", "listen address (env SEGQ_ADDR, default :8080)")
 	return cmd
 }
 
-func (a *app) runServe(ctx context.Context) error {
-	dash, err := dashboardConn(a.cfg.Redis.URL)
+func runServe(ctx context.Context, a *stack.Stack) error {
+	dash, err := stack.DashboardConn(a.Cfg.Redis.URL)
 	if err != nil {
 		return err
 	}
-	h, closeAPI, err := a.newAPI(dash)
+	h, closeAPI, err := a.API(dash)
 	if err != nil {
 		return err
 	}
 	defer closeAPI()
-	l, err := net.Listen("tcp", a.cfg.Addr)
+	l, err := net.Listen("tcp", a.Cfg.Addr)
 	if err != nil {
 		return err
 	}
-	a.log.Info("serving", zap.String("addr", l.Addr().String()))
-	return serveHTTP(ctx, httpapi.NewHTTPServer(a.cfg.Addr, h), l, a.log)
+	a.Log.Info("serving", zap.String("addr", l.Addr().String()))
+	return stack.ServeHTTP(ctx, httpapi.NewHTTPServer(a.Cfg.Addr, h), l, a.Log)
 }
 
 func newWorkerCmd(g *globalFlags) *cobra.Command {
@@ -64,16 +65,16 @@ func newWorkerCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			a, err := newApp(cfg)
+			a, err := stack.New(cfg, nil)
 			if err != nil {
 				return err
 			}
-			defer a.close()
-			w, err := a.newWorker()
+			defer a.Close()
+			w, err := a.Worker()
 			if err != nil {
 				return err
 			}
-			a.log.Info("worker running", zap.Strings("workspaces", a.workspaceIDs()))
+			a.Log.Info("worker running", zap.Strings("workspaces", a.WorkspaceIDs()))
 			return w.Run(cmd.Context())
 		},
 	}

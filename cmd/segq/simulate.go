@@ -9,6 +9,7 @@ import (
 	"github.com/segq/segq/internal/httpapi"
 	"github.com/segq/segq/internal/moesim"
 	"github.com/segq/segq/internal/obs"
+	"github.com/segq/segq/internal/stack"
 	"github.com/spf13/cobra"
 	"go.uber.org/zap"
 )
@@ -37,12 +38,12 @@ its counters.`,
 				return err
 			}
 			defer func() { _ = log.Sync() }()
-			fetch, err := (&app{cfg: cfg}).fetcher()
+			fetch, err := (&stack.Stack{Cfg: cfg}).Fetcher()
 			if err != nil {
 				return err
 			}
 			sim, err := moesim.New(moesim.Config{
-				Workspaces: simWorkspaces(cfg, func(config.Workspace) bool { return true }), ProcessingDelay: delay, Faults: faults, HTTPClient: fetch, Logger: log,
+				Workspaces: stack.SimWorkspaces(cfg, func(config.Workspace) bool { return true }), ProcessingDelay: delay, Faults: faults, HTTPClient: fetch, Logger: log,
 			})
 			if err != nil {
 				return err
@@ -53,7 +54,7 @@ its counters.`,
 				return err
 			}
 			log.Info("simulator listening", zap.String("addr", l.Addr().String()))
-			return serveHTTP(cmd.Context(), httpapi.NewHTTPServer("", sim.Handler()), l, log)
+			return stack.ServeHTTP(cmd.Context(), httpapi.NewHTTPServer("", sim.Handler()), l, log)
 		},
 	}
 	f := cmd.Flags()
@@ -65,20 +66,4 @@ its counters.`,
 	f.Float64Var(&faults.LostCallback, "lose-callbacks", 0, "share of callbacks never sent")
 	f.DurationVar(&faults.CallbackDelay, "callback-delay", 0, "extra delay before each callback")
 	return cmd
-}
-
-// simWorkspaces returns the configured workspaces that keep, for the
-// simulator; with none configured, a workspace "demo" with key "demo-key".
-func simWorkspaces(cfg *config.Config, keep func(config.Workspace) bool) []moesim.Workspace {
-	if len(cfg.Workspaces) == 0 {
-		return []moesim.Workspace{{ID: "demo", APIKey: "demo-key", Limits: moesim.DefaultLimits()}}
-	}
-	var out []moesim.Workspace
-	for _, w := range cfg.Workspaces {
-		if !keep(w) {
-			continue
-		}
-		out = append(out, moesim.Workspace{ID: w.ID, APIKey: w.APIKey.Reveal(), DBName: w.DBName, Limits: simLimits(w.Limits)})
-	}
-	return out
 }

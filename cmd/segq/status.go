@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/segq/segq/internal/httpapi"
+	"github.com/segq/segq/internal/stack"
 	"github.com/segq/segq/limiter"
 	"github.com/segq/segq/queue"
 	"github.com/spf13/cobra"
@@ -32,12 +33,12 @@ func newStatusCmd(g *globalFlags) *cobra.Command {
 			if err != nil {
 				return err
 			}
-			defer a.close()
+			defer a.Close()
 			lim := newLimiter(a)
-			store := queue.NewStore(a.rdb)
+			store := queue.NewStore(a.Redis)
 			var all []workspaceStatus
-			for _, w := range a.cfg.Workspaces {
-				u, err := lim.Usage(cmd.Context(), w.ID, limits(w))
+			for _, w := range a.Cfg.Workspaces {
+				u, err := lim.Usage(cmd.Context(), w.ID, stack.Limits(w))
 				if err != nil {
 					return &exitError{code: codeUsage, err: fmt.Errorf("workspace %s: %w", w.ID, err)}
 				}
@@ -101,17 +102,17 @@ func bar(used, limit int64) string {
 }
 
 // cliApp is newApp for short-lived commands: quiet logs.
-func cliApp(g *globalFlags) (*app, error) {
+func cliApp(g *globalFlags) (*stack.Stack, error) {
 	cfg, err := loadConfig(g)
 	if err != nil {
 		return nil, &exitError{code: codeUsage, err: err}
 	}
-	a, err := newApp(cfg)
+	a, err := stack.New(cfg, nil)
 	if err != nil {
 		return nil, &exitError{code: codeUsage, err: err}
 	}
-	a.log = zap.NewNop()
+	a.Log = zap.NewNop()
 	return a, nil
 }
 
-func newLimiter(a *app) *limiter.Limiter { return limiter.New(a.rdb) }
+func newLimiter(a *stack.Stack) *limiter.Limiter { return limiter.New(a.Redis) }

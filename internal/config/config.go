@@ -77,6 +77,10 @@ type Worker struct {
 	// ShutdownTimeout bounds graceful shutdown; in-flight tasks are handed
 	// back to the queue when it expires.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"`
+	// UpstreamTimeout bounds one request to MoEngage. A job left in
+	// submitting for 1.5 times this long was interrupted by a crash and
+	// is reconciled.
+	UpstreamTimeout time.Duration `yaml:"upstream_timeout"`
 }
 
 // Retry is an exponential backoff with jitter.
@@ -192,6 +196,7 @@ func (c *Config) WithDefaults() {
 	c.Worker.ReconcileEvery = cmp.Or(c.Worker.ReconcileEvery, 30*time.Second)
 	c.Worker.CallbackTimeout = cmp.Or(c.Worker.CallbackTimeout, 24*time.Hour)
 	c.Worker.ShutdownTimeout = cmp.Or(c.Worker.ShutdownTimeout, 30*time.Second)
+	c.Worker.UpstreamTimeout = cmp.Or(c.Worker.UpstreamTimeout, 30*time.Second)
 	c.Retry.Base = cmp.Or(c.Retry.Base, time.Minute)
 	c.Retry.Factor = cmp.Or(c.Retry.Factor, 2)
 	c.Retry.Cap = cmp.Or(c.Retry.Cap, time.Hour)

@@ -54,6 +54,7 @@ var envSettings = []envSetting{
 	{"SEGQ_WORKER_RECONCILE_EVERY", dur(func(c *Config) *time.Duration { return &c.Worker.ReconcileEvery })},
 	{"SEGQ_WORKER_CALLBACK_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Worker.CallbackTimeout })},
 	{"SEGQ_WORKER_SHUTDOWN_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Worker.ShutdownTimeout })},
+	{"SEGQ_WORKER_UPSTREAM_TIMEOUT", dur(func(c *Config) *time.Duration { return &c.Worker.UpstreamTimeout })},
 	{"SEGQ_RETRY_BASE", dur(func(c *Config) *time.Duration { return &c.Retry.Base })},
 	{"SEGQ_RETRY_CAP", dur(func(c *Config) *time.Duration { return &c.Retry.Cap })},
 	{"SEGQ_RETRY_MAX_ATTEMPTS", integer(func(c *Config) *int { return &c.Retry.MaxAttempts })},

@@ -4,6 +4,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"io"
 	"strconv"
 	"strings"
@@ -306,4 +307,44 @@ func TestCheckManyDuplicates(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, want.lines[:DefaultMaxProblems], problemLines(res.Problems))
 	require.Equal(t, int64(len(want.lines)), res.ProblemCount)
+}
+
+// TestCheckLongLinesAtChunkEdge puts lines at the length limit, with and
+// without CR, across the first read boundary.
+func TestCheckLongLinesAtChunkEdge(t *testing.T) {
+	t.Parallel()
+	for _, tc := range []struct {
+		line    string
+		problem bool
+	}{
+		{strings.Repeat("x", MaxLineBytes) + "\r", false},
+		{strings.Repeat("x", MaxLineBytes), false},
+		{strings.Repeat("x", MaxLineBytes+1), true},
+		{strings.Repeat("x", MaxLineBytes+1) + "\r", true},
+	} {
+		for _, shift := range []int{1, 2, MaxLineBytes / 2, len(tc.line) - 1} {
+			pad, lines := padLines(chunkSize - shift)
+			in := pad + tc.line + "\nend\n"
+			res, err := check(strings.NewReader(in), Options{}, 0)
+			require.NoError(t, err)
+			require.Equal(t, lines+2, res.ValuesFound)
+			if tc.problem {
+				require.Equal(t, []Problem{p(lines+1, "line longer than 4096 bytes")}, res.Problems, "shift %d", shift)
+			} else {
+				require.Empty(t, res.Problems, "len %d shift %d", len(tc.line), shift)
+			}
+		}
+	}
+}
+
+// padLines returns n bytes of short distinct lines and how many there are.
+func padLines(n int) (string, int64) {
+	var sb strings.Builder
+	lines := int64(0)
+	for n-sb.Len() >= 32 {
+		fmt.Fprintf(&sb, "%015d\n", lines)
+		lines++
+	}
+	sb.WriteString(strings.Repeat("q", n-sb.Len()-1) + "\n")
+	return sb.String(), lines + 1
 }

@@ -100,14 +100,15 @@ func (c *checker) keep(b []byte) {
 	if len(b) == 0 {
 		return
 	}
-	room := MaxLineBytes + 1 - len(c.carry)
+	// Keep one byte more than a line may have, plus one for a CR.
+	room := MaxLineBytes + 2 - len(c.carry)
 	c.carry = append(c.carry, b[:min(room, len(b))]...)
 	c.carryLen += len(b)
 }
 
 // carryLine checks the line assembled in carry.
 func (c *checker) carryLine() {
-	if c.carryLen > MaxLineBytes {
+	if c.carryLen > MaxLineBytes+1 { // too long even without a trailing CR
 		c.lineNo++
 		c.found++
 		c.problem(fmt.Sprintf("line longer than %d bytes", MaxLineBytes))

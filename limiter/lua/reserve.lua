@@ -17,9 +17,17 @@ end
 local en = {id = id, st = 'P', slot = 0, order = tonumber(ARGV[2]), enq = tonumber(ARGV[3]),
   prio = tonumber(ARGV[4]), ops = tonumber(ARGV[5]), users = tonumber(ARGV[6]),
   hold = tonumber(ARGV[7]), seg = ARGV[8]}
-if redis.call('ZCARD', K.q) > 0 then
-  redis.call('ZADD', K.q, s(en.order), id)
-  if redis.call('ZRANK', K.q, id) > 0 then
+-- Behind the first pending entry? Equal scores are ordered by Redis itself
+-- (by id, bytewise), so a tie is settled by ZADD and ZRANK.
+local head = redis.call('ZRANGE', K.q, 0, 0, 'WITHSCORES')
+if head[1] then
+  local hs, behind = tonumber(head[2]), en.order > tonumber(head[2])
+  if en.order == hs then
+    redis.call('ZADD', K.q, s(en.order), id)
+    behind = redis.call('ZRANK', K.q, id) > 0
+  end
+  if behind then
+    redis.call('ZADD', K.q, s(en.order), id)
     put(en)
     return {'P', 0, now}
   end

@@ -102,7 +102,8 @@ type Options struct {
 	Charset string
 	// MaxProblems caps Result.Problems. Zero means DefaultMaxProblems.
 	MaxProblems int
-	// MaxBytes is the largest file accepted. Zero means DefaultMaxBytes.
+	// MaxBytes is the largest file accepted, at most 4 GB. Zero means
+	// DefaultMaxBytes.
 	MaxBytes int64
 	// Exact detects duplicates by comparing whole values instead of 64-bit
 	// hashes. Memory then grows with the file; leave it off for big files.

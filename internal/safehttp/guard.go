@@ -111,7 +111,7 @@ func (g guard) check(a netip.Addr) error {
 		}
 	}
 	if why := refusal(a); why != "" {
-		return &BlockedError{Addr: a.String(), Reason: why}
+		return &BlockedError{Addr: a.Unmap().String(), Reason: why}
 	}
 	return nil
 }

@@ -4,23 +4,21 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"os"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/segq/segq/internal/testredis"
 
 	"github.com/redis/go-redis/v9"
 	"github.com/stretchr/testify/require"
 )
 
-// realRedis returns n clients on SEGQ_TEST_REDIS_URL, or skips the test.
+// realRedis returns n clients on a fresh database of the test Redis, or
+// skips the test.
 func realRedis(tb testing.TB, n int) []*redis.Client {
 	tb.Helper()
-	url := os.Getenv("SEGQ_TEST_REDIS_URL")
-	if url == "" {
-		tb.Skip("SEGQ_TEST_REDIS_URL is not set (e.g. redis://127.0.0.1:6391/0): skipping the real-Redis test")
-	}
-	opt, err := redis.ParseURL(url)
+	opt, err := redis.ParseURL(testredis.URL(tb))
 	require.NoError(tb, err)
 	out := make([]*redis.Client, n)
 	for i := range out {

@@ -67,11 +67,20 @@ func (rl *Relayer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if rl.metrics != nil {
 		rl.metrics.Relays.WithLabelValues(result).Inc()
 	}
+	done := derr == nil || queue.LastAttempt(ctx)
+	if derr != nil && done {
+		detail += "; giving up"
+	}
 	if _, err := rl.jobs.Store().Update(ctx, j.ID, func(j *queue.Job) error {
 		j.Timeline = append(j.Timeline, queue.Event{At: queue.NewTime(rl.now()), State: j.State, Detail: detail})
 		return nil
 	}); err != nil {
 		rl.log.Warn("record relay attempt", zap.String("job_id", j.ID), zap.Error(err))
+	}
+	if done {
+		if err := rl.jobs.Store().AckOutbox(ctx, j.Workspace, j.ID); err != nil {
+			return err
+		}
 	}
 	return derr
 }

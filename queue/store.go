@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -40,6 +41,7 @@ func jobsKey(ws string) string           { return "segq:{" + ws + "}:jobs" }
 func stateKey(ws string, s State) string { return "segq:{" + ws + "}:state:" + string(s) }
 func nameKey(ws, name string) string     { return "segq:{" + ws + "}:name:" + name }
 func locatorKey(id string) string        { return "segq:job:" + id }
+func outboxKey(ws string) string         { return "segq:{" + ws + "}:outbox" }
 
 const workspacesKey = "segq:workspaces"
 
@@ -78,10 +80,12 @@ return {0, ""}
 //	KEYS[2] -> index of the old state
 //	KEYS[3] -> index of the new state
 //	KEYS[4] -> name key
+//	KEYS[5] -> relay outbox (zset: job id -> time the job finished, ms)
 //	ARGV[1] -> version read
 //	ARGV[2] -> new job JSON
 //	ARGV[3] -> job id
 //	ARGV[4] -> "1" to release the name key if this job holds it
+//	ARGV[5] -> time in ms to put the job in the outbox, "0" not to
 //
 // Output: the new version, -1 when the version moved on, -2 when the record
 // is gone.
@@ -97,6 +101,9 @@ if KEYS[2] ~= KEYS[3] then
 end
 if ARGV[4] == "1" and redis.call("GET", KEYS[4]) == ARGV[3] then
   redis.call("DEL", KEYS[4])
+end
+if ARGV[5] ~= "0" then
+  redis.call("ZADD", KEYS[5], ARGV[5], ARGV[3])
 end
 return nv
 `)
@@ -222,12 +229,19 @@ func (s *Store) Update(ctx context.Context, id string, fn func(j *Job) error) (*
 		if err != nil {
 			return nil, err
 		}
-		release := "0"
+		release, outbox := "0", "0"
 		if j.State.Terminal() && j.Op == OpCreate {
 			release = "1"
 		}
-		keys := []string{jobKey(j.Workspace, id), stateKey(j.Workspace, from), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
-		nv, err := saveScript.Run(ctx, s.rdb, keys, v, data, id, release).Int64()
+		// A job that just finished owes its producer a webhook: the outbox
+		// entry is written with the state change, so a crash before the
+		// relay task is enqueued cannot lose it.
+		if j.State.Terminal() && from != j.State && j.CallbackURL != "" {
+			outbox = strconv.FormatInt(s.now().UnixMilli(), 10)
+		}
+		keys := []string{jobKey(j.Workspace, id), stateKey(j.Workspace, from), stateKey(j.Workspace, j.State),
+			nameKey(j.Workspace, j.Name), outboxKey(j.Workspace)}
+		nv, err := saveScript.Run(ctx, s.rdb, keys, v, data, id, release, outbox).Int64()
 		if err != nil {
 			return nil, unavailable("save job", err)
 		}
@@ -370,4 +384,26 @@ func (s *Store) CountInState(ctx context.Context, ws string, st State) (int64, e
 		return 0, unavailable("count jobs", err)
 	}
 	return n, nil
+}
+
+// Outbox returns up to limit ids of finished jobs of a workspace whose
+// relay to the producer has not been acknowledged and that finished
+// before `before`.
+func (s *Store) Outbox(ctx context.Context, ws string, before time.Time, limit int64) ([]string, error) {
+	ids, err := s.rdb.ZRangeByScore(ctx, outboxKey(ws), &redis.ZRangeBy{
+		Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: limit,
+	}).Result()
+	if err != nil {
+		return nil, unavailable("scan outbox", err)
+	}
+	return ids, nil
+}
+
+// AckOutbox removes a job from the relay outbox: its webhook was
+// delivered, or delivery was given up.
+func (s *Store) AckOutbox(ctx context.Context, ws, id string) error {
+	if err := s.rdb.ZRem(ctx, outboxKey(ws), id).Err(); err != nil {
+		return unavailable("ack outbox", err)
+	}
+	return nil
 }

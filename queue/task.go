@@ -1,6 +1,7 @@
 package queue
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"time"
@@ -79,4 +80,12 @@ func NewRelayTask(jobID string, attempt int, state State) (*asynq.Task, []asynq.
 		asynq.TaskID(fmt.Sprintf("relay:%s:%d:%s", jobID, attempt, state)),
 		asynq.Queue(QueueRelay), asynq.MaxRetry(12), asynq.Retention(taskRetention),
 	}
+}
+
+// LastAttempt reports whether asynq will not retry the running task again
+// after it fails.
+func LastAttempt(ctx context.Context) bool {
+	n, ok1 := asynq.GetRetryCount(ctx)
+	m, ok2 := asynq.GetMaxRetry(ctx)
+	return ok1 && ok2 && n >= m
 }

@@ -81,7 +81,7 @@ func (w *Worker) scheduleReservation(ctx context.Context, r limiter.Reservation)
 func (w *Worker) reconcileAll(ctx context.Context) {
 	for _, ws := range w.ws {
 		for _, step := range []func(context.Context, *Workspace) error{
-			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs,
+			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs, w.relayOutbox,
 		} {
 			if err := step(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("reconcile", zap.String("workspace", ws.ID), zap.Error(err))
@@ -149,6 +149,31 @@ func (w *Worker) reconcileSubmitting(ctx context.Context, ws *Workspace) error {
 			continue
 		}
 		if err := w.reconcile(ctx, ws, j); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// relayOutbox enqueues relays of finished jobs whose task was lost (a
+// crash between the final transition and the enqueue); a relay that is
+// still queued or retrying makes the enqueue a no-op.
+func (w *Worker) relayOutbox(ctx context.Context, ws *Workspace) error {
+	ids, err := w.jobs.Store().Outbox(ctx, ws.ID, w.cfg.Now().Add(-w.cfg.ReconcileEvery), scanLimit)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		j, err := w.jobs.Get(ctx, id)
+		if errors.Is(err, queue.ErrNotFound) {
+			_ = w.jobs.Store().AckOutbox(ctx, ws.ID, id)
+			continue
+		}
+		if err != nil {
+			return err
+		}
+		task, opts := queue.NewRelayTask(j.ID, j.Attempts, j.State)
+		if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 			return err
 		}
 	}

@@ -226,7 +226,7 @@ func (w *Worker) reconcile(ctx context.Context, ws *Workspace, j *queue.Job) err
 	if (j.SubmitOp == "" && j.Op == queue.OpCreate) || j.SubmitOp == queue.OpCreate {
 		segs, err := ws.Upstream.FindByName(ctx, j.Name)
 		if err != nil {
-			if lastTry(ctx) {
+			if queue.LastAttempt(ctx) {
 				_, err := w.jobs.Transition(ctx, j.ID, queue.StateUnknown, "cannot tell whether the create reached MoEngage: "+err.Error(), nil)
 				return err
 			}

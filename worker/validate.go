@@ -62,7 +62,7 @@ func (w *Worker) validate(ctx context.Context, j *queue.Job) (*queue.Job, error)
 	}
 	res, err := w.checkFile(ctx, ws, j)
 	if err != nil {
-		if permanentFetchError(err) || lastTry(ctx) {
+		if permanentFetchError(err) || queue.LastAttempt(ctx) {
 			_, ferr := w.jobs.Fail(ctx, j.ID, "file: "+err.Error())
 			return nil, ferr
 		}
@@ -128,13 +128,6 @@ func permanentFetchError(err error) bool {
 		(errors.As(err, &status) && status.Code >= 400 && status.Code < 500 && status.Code != 408 && status.Code != 429)
 }
 
-// lastTry reports whether asynq will not retry the running task again.
-func lastTry(ctx context.Context) bool {
-	n, ok1 := asynq.GetRetryCount(ctx)
-	m, ok2 := asynq.GetMaxRetry(ctx)
-	return ok1 && ok2 && n >= m
-}
-
 // request is the limiter request of the job's current attempt.
 func (w *Worker) request(j *queue.Job) limiter.Request {
 	prio, _ := limiter.ParsePriority(j.Priority)
@@ -172,6 +165,13 @@ func (w *Worker) reserve(ctx context.Context, j *queue.Job) error {
 		return fmt.Errorf("reserve %s: %w", j.ID, err)
 	}
 	wsID, rid := j.Workspace, j.ReservationID()
+	if res.Status == limiter.Pending {
+		// No slot within the horizon yet: tell the producer when, as the
+		// queue ahead of it stands now (refreshed by the reconciler).
+		if etas, err := w.lim.Estimate(ctx, wsID, ws.Limits); err == nil {
+			res.ETA = etas[rid]
+		}
+	}
 	j, err = w.recordReservation(ctx, j.ID, j.Attempts, res)
 	if err != nil {
 		var se *queue.StateError

@@ -48,7 +48,7 @@ func (w *Worker) promote(ctx context.Context, ws *Workspace) error {
 		return err
 	}
 	for _, r := range got {
-		w.scheduleReservation(ctx, r)
+		w.scheduleReservation(ctx, ws.ID, r)
 	}
 	return nil
 }
@@ -56,7 +56,7 @@ func (w *Worker) promote(ctx context.Context, ws *Workspace) error {
 // scheduleReservation records a reservation's slot on its job and
 // enqueues its submit task; a reservation whose job is gone or cancelled
 // is freed.
-func (w *Worker) scheduleReservation(ctx context.Context, r limiter.Reservation) {
+func (w *Worker) scheduleReservation(ctx context.Context, ws string, r limiter.Reservation) {
 	id, attempt, err := queue.ParseReservationID(r.ID)
 	if err != nil {
 		w.log.Error("reservation with a foreign id", zap.String("reservation", r.ID))
@@ -66,9 +66,7 @@ func (w *Worker) scheduleReservation(ctx context.Context, r limiter.Reservation)
 	var se *queue.StateError
 	switch {
 	case errors.As(err, &se) && se.From == queue.StateCancelled, errors.Is(err, queue.ErrNotFound):
-		if j != nil {
-			_ = w.lim.Cancel(ctx, j.Workspace, r.ID)
-		}
+		w.freeSlot(ctx, ws, r.ID)
 	case err != nil:
 		w.log.Warn("record slot", zap.String("job_id", id), zap.Error(err))
 	default:
@@ -123,7 +121,7 @@ func (w *Worker) rescheduleReserved(ctx context.Context, ws *Workspace) error {
 		j, err := w.jobs.Get(ctx, id)
 		switch {
 		case errors.Is(err, queue.ErrNotFound) || (err == nil && (j.State.Terminal() || j.Attempts != attempt)):
-			_ = w.lim.Cancel(ctx, ws.ID, r.ID)
+			w.freeSlot(ctx, ws.ID, r.ID)
 		case err != nil:
 			return err
 		case j.State == queue.StateWaiting:

@@ -61,3 +61,12 @@ func fmtTime(t time.Time) string {
 	}
 	return t.UTC().Format("2006-01-02T15:04:05.000Z")
 }
+
+// freeSlot gives back the reservation of a job that will not use it
+// (cancelled, gone). A committed one stays: its op happened. Failures are
+// logged; the reconciler tries again.
+func (w *Worker) freeSlot(ctx context.Context, ws, rid string) {
+	if err := w.lim.Cancel(ctx, ws, rid); err != nil && !errors.Is(err, limiter.ErrCommitted) {
+		w.log.Warn("free slot", zap.String("workspace", ws), zap.String("reservation", rid), zap.Error(err))
+	}
+}

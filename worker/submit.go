@@ -33,7 +33,8 @@ func (w *Worker) handleSubmit(ctx context.Context, t *asynq.Task) error {
 	case ws == nil:
 		return fmt.Errorf("submit %s: workspace %s not configured here", j.ID, j.Workspace)
 	case j.State == queue.StateCancelled:
-		return w.lim.Cancel(ctx, j.Workspace, queue.ReservationID(j.ID, p.Attempt))
+		w.freeSlot(ctx, j.Workspace, queue.ReservationID(j.ID, p.Attempt))
+		return nil
 	case j.Attempts != p.Attempt:
 		return nil
 	case j.State == queue.StateWaiting:

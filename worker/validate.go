@@ -176,7 +176,8 @@ func (w *Worker) reserve(ctx context.Context, j *queue.Job) error {
 	if err != nil {
 		var se *queue.StateError
 		if errors.As(err, &se) && se.From == queue.StateCancelled {
-			return w.lim.Cancel(ctx, wsID, rid)
+			w.freeSlot(ctx, wsID, rid)
+			return nil
 		}
 		return ignoreStateError(err)
 	}

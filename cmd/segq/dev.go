@@ -77,7 +77,7 @@ func runDev(ctx context.Context, cfg *config.Config, f *devFlags, out interface{
 	if st.sim, err = newDevSimulator(cfg, st.simURL, a.Log); err != nil {
 		return err
 	}
-	dash, err := stack.DashboardConn(cfg.Redis.URL)
+	dash, err := stack.DashboardConn(cfg.Redis)
 	if err != nil {
 		return err
 	}
@@ -115,12 +115,12 @@ func prepareDev(cfg *config.Config, f *devFlags) (*devStack, error) {
 	st := &devStack{}
 	var err error
 	if f.redisURL != "" {
-		cfg.Redis.URL = f.redisURL
+		cfg.Redis = config.Redis{URL: f.redisURL}
 	} else {
 		if st.mini, err = miniredis.Run(); err != nil {
 			return nil, fmt.Errorf("embedded redis: %w", err)
 		}
-		cfg.Redis.URL = "redis://" + st.mini.Addr()
+		cfg.Redis = config.Redis{URL: "redis://" + st.mini.Addr()}
 	}
 	if st.apiL, err = net.Listen("tcp", cmp.Or(f.addr, cfg.Addr)); err != nil {
 		st.close()
@@ -206,10 +206,21 @@ func demoFile(n int) []byte {
 // runDemo enqueues a create through the queue client and follows it until
 // it ends.
 func runDemo(ctx context.Context, a *stack.Stack, st *devStack, out interface{ Write([]byte) (int, error) }) error {
+	ws := ""
+	for _, w := range a.Cfg.Workspaces {
+		if w.BaseURL == st.simURL {
+			ws = w.ID
+			break
+		}
+	}
+	if ws == "" {
+		fmt.Fprintln(out, "no workspace uses the simulator: skipping the demo job")
+		return nil
+	}
 	jobs := a.Jobs(nil)
 	defer jobs.Close()
 	j, _, err := jobs.Enqueue(ctx, queue.Request{
-		Workspace: a.Cfg.Workspaces[0].ID, Name: "segq-demo-" + time.Now().UTC().Format("20060102-150405"),
+		Workspace: ws, Name: "segq-demo-" + time.Now().UTC().Format("20060102-150405"),
 		AttributeName: "gaid", AttributeType: "string", FileURL: st.simURL + "/_dev/files/demo.csv", ExpiryTime: 30,
 	}, queue.EnqueueOptions{})
 	if err != nil {

@@ -1,0 +1,87 @@
+package e2e_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/segq/segq/internal/config"
+	"github.com/segq/segq/internal/moengage"
+	"github.com/segq/segq/queue"
+	"github.com/stretchr/testify/require"
+)
+
+// TestUpstream429BlocksWorkspace: another client of the same workspace
+// spends the quota behind segq's back, upstream answers 429, the workspace
+// is blocked until x-ratelimit-reset, and every job still ends succeeded.
+func TestUpstream429BlocksWorkspace(t *testing.T) {
+	h := newHarness(t, "ws-q")
+	w := h.cfg.Workspaces[0]
+	other, err := moengage.New(moengage.Config{WorkspaceID: w.ID, APIKey: w.APIKey.Reveal(), BaseURL: w.BaseURL})
+	require.NoError(t, err)
+	for i := range 3 {
+		_, err := other.Create(context.Background(), moengage.SegmentRequest{
+			Name: fmt.Sprintf("other-%d", i), AttributeName: "uid", AttributeType: "string",
+			FileURL: fmt.Sprintf("%s/other/%d.csv", h.files.URL, 5), ExpiryTime: 1,
+		})
+		require.NoError(t, err)
+	}
+	h.startWorker()
+	var jobs []*queue.Job
+	for i := range 6 {
+		jobs = append(jobs, h.create("ws-q", fmt.Sprintf("q-%02d", i), 10))
+	}
+	blocked := 0
+	for _, j := range jobs {
+		got := h.waitState(j.ID, queue.StateSucceeded, 60*time.Second)
+		for _, e := range got.Timeline {
+			if strings.Contains(e.Detail, "quota refused upstream (429)") {
+				blocked++
+			}
+		}
+	}
+	st := h.sim.Stats()
+	require.Positive(t, st.Rejected429, "the scenario must provoke a 429")
+	require.Equal(t, int64(blocked), st.Rejected429, "every 429 is recorded on its job")
+	require.Equal(t, int64(len(jobs)+3), st.Accepted)
+}
+
+// TestCredentialsRefusedPauseWorkspace: a 401 fails the job with a
+// configuration error and pauses the workspace: the next job waits instead
+// of spending requests on bad credentials.
+func TestCredentialsRefusedPauseWorkspace(t *testing.T) {
+	h := newHarness(t, "ws-auth")
+	h.cfg.Workspaces[0].APIKey = config.Secret("wrong-key")
+	h.startWorker()
+	first := h.create("ws-auth", "auth-1", 5)
+	got := h.waitState(first.ID, queue.StateFailed, 30*time.Second)
+	require.Contains(t, got.Error, "configuration error")
+
+	second := h.create("ws-auth", "auth-2", 5)
+	h.waitState(second.ID, queue.StateWaiting, 30*time.Second)
+	requests := h.sim.Stats().Requests
+	// Give the dispatcher many ticks: the paused workspace sends nothing.
+	require.Never(t, func() bool {
+		j, err := h.jobs.Get(context.Background(), second.ID)
+		return err != nil || j.State != queue.StateWaiting || h.sim.Stats().Requests != requests
+	}, 20*tick, tick)
+}
+
+// TestUnknownSegmentFailsPermanently: a 404 from upstream (add to a
+// segment that does not exist) fails the job with upstream's message and
+// is not retried.
+func TestUnknownSegmentFailsPermanently(t *testing.T) {
+	h := newHarness(t, "ws-404")
+	h.startWorker()
+	j, _, err := h.jobs.Enqueue(context.Background(), queue.Request{
+		Workspace: "ws-404", Op: queue.OpAdd, Name: "no-such-segment", AttributeName: "uid", AttributeType: "string",
+		FileURL: h.files.URL + "/x/5.csv",
+	}, queue.EnqueueOptions{})
+	require.NoError(t, err)
+	got := h.waitState(j.ID, queue.StateFailed, 30*time.Second)
+	require.Contains(t, got.Error, "no-such-segment")
+	require.Equal(t, 1, got.Attempts)
+	require.Equal(t, int64(1), h.sim.Stats().Requests)
+}

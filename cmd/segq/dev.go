@@ -227,17 +227,16 @@ func runDemo(ctx context.Context, a *stack.Stack, st *devStack, out interface{ W
 		return fmt.Errorf("demo job: %w", err)
 	}
 	fmt.Fprintf(out, "demo job %s enqueued: %s/v1/jobs/%s\n", j.ID, st.apiURL, j.ID)
-	for {
-		if err := sleepCtx(ctx, 250*time.Millisecond); err != nil {
-			return nil
-		}
+	err = poll(ctx, 250*time.Millisecond, func() (bool, error) {
+		var err error
 		j, err = jobs.Get(ctx, j.ID)
-		if err != nil {
-			return fmt.Errorf("demo job: %w", err)
-		}
-		if j.State.Terminal() {
-			break
-		}
+		return err == nil && j.State.Terminal(), err
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("demo job: %w", err)
 	}
 	if j.State != queue.StateSucceeded {
 		a.Log.Error("demo job did not succeed", zap.String("job_id", j.ID), zap.String("state", string(j.State)), zap.String("error", j.Error))
@@ -246,17 +245,6 @@ func runDemo(ctx context.Context, a *stack.Stack, st *devStack, out interface{ W
 	a.Log.Info("demo job succeeded", zap.String("job_id", j.ID), zap.Int64p("user_count", j.UserCount))
 	fmt.Fprintf(out, "demo job %s succeeded: %s/v1/jobs/%s\n", j.ID, st.apiURL, j.ID)
 	return nil
-}
-
-func sleepCtx(ctx context.Context, d time.Duration) error {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return ctx.Err()
-	case <-t.C:
-		return nil
-	}
 }
 
 func loopbackURL(l net.Listener) string {

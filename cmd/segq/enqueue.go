@@ -34,12 +34,7 @@ func newEnqueueCmd(g *globalFlags) *cobra.Command {
 With --wait, follows the job until it ends: exit 0 when it succeeded, 1 when
 it failed or was cancelled, 2 for bad input or an unreachable Redis.`,
 		Args: cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := producerClient(g)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		RunE: withClient(g, func(cmd *cobra.Command, _ []string, c *queue.Client) error {
 			j, _, err := c.Enqueue(cmd.Context(), req, queue.EnqueueOptions{IdempotencyKey: key})
 			if err != nil {
 				return &exitError{code: codeUsage, err: err}
@@ -57,7 +52,7 @@ it failed or was cancelled, 2 for bad input or an unreachable Redis.`,
 				return &exitError{code: codeFailed, err: fmt.Errorf("job %s %s: %s", j.ID, j.State, j.Error)}
 			}
 			return nil
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar(&req.Workspace, "workspace", "", "MoEngage workspace id (required)")
@@ -80,24 +75,24 @@ it failed or was cancelled, 2 for bad input or an unreachable Redis.`,
 // follow polls the job, printing a live line (state and ETA countdown)
 // unless asJSON, until the job ends or ctx is done.
 func follow(ctx context.Context, c *queue.Client, id string, out io.Writer, asJSON bool) (*queue.Job, error) {
-	for {
-		j, err := c.Get(ctx, id)
-		if err != nil {
-			return nil, &exitError{code: codeUsage, err: err}
+	var j *queue.Job
+	err := poll(ctx, 500*time.Millisecond, func() (bool, error) {
+		var err error
+		if j, err = c.Get(ctx, id); err != nil {
+			return false, &exitError{code: codeUsage, err: err}
 		}
 		if !asJSON {
 			fmt.Fprintf(out, "\r\033[K%s", liveLine(j, time.Now()))
-		}
-		if j.State.Terminal() {
-			if !asJSON {
+			if j.State.Terminal() {
 				fmt.Fprintln(out)
 			}
-			return j, nil
 		}
-		if err := sleepCtx(ctx, 500*time.Millisecond); err != nil {
-			return nil, &exitError{code: codeFailed, err: errors.New("interrupted; the job goes on")}
-		}
+		return j.State.Terminal(), nil
+	})
+	if errors.Is(err, context.Canceled) {
+		return nil, &exitError{code: codeFailed, err: errors.New("interrupted; the job goes on")}
 	}
+	return j, err
 }
 
 func liveLine(j *queue.Job, now time.Time) string {
@@ -135,12 +130,34 @@ func printJob(out io.Writer, j *queue.Job, asJSON bool) error {
 	return nil
 }
 
-// producerClient connects a queue client from the config, for the CLI.
-func producerClient(g *globalFlags) (*queue.Client, func(), error) {
-	a, err := cliApp(g)
-	if err != nil {
-		return nil, nil, err
+// withClient wraps a command's run function with a queue client
+// connected from the config.
+func withClient(g *globalFlags, run func(cmd *cobra.Command, args []string, c *queue.Client) error) func(*cobra.Command, []string) error {
+	return func(cmd *cobra.Command, args []string) error {
+		a, err := cliApp(g)
+		if err != nil {
+			return err
+		}
+		defer a.Close()
+		c := queue.NewClient(a.Redis, queue.ClientOptions{Workspaces: a.WorkspaceIDs(), Slots: newLimiter(a)})
+		defer c.Close()
+		return run(cmd, args, c)
 	}
-	c := queue.NewClient(a.Redis, queue.ClientOptions{Workspaces: a.WorkspaceIDs(), Slots: newLimiter(a)})
-	return c, func() { _ = c.Close(); a.Close() }, nil
+}
+
+// poll calls check every period until it reports done or fails, or ctx
+// ends (ctx's error).
+func poll(ctx context.Context, every time.Duration, check func() (bool, error)) error {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		if done, err := check(); done || err != nil {
+			return err
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-t.C:
+		}
+	}
 }

@@ -25,12 +25,7 @@ func newJobsListCmd(g *globalFlags) *cobra.Command {
 		Use:   "list",
 		Short: "List jobs, newest first",
 		Args:  cobra.NoArgs,
-		RunE: func(cmd *cobra.Command, _ []string) error {
-			c, closeFn, err := producerClient(g)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		RunE: withClient(g, func(cmd *cobra.Command, _ []string, c *queue.Client) error {
 			page, err := c.List(cmd.Context(), opt)
 			if err != nil {
 				return &exitError{code: codeUsage, err: err}
@@ -52,7 +47,7 @@ func newJobsListCmd(g *globalFlags) *cobra.Command {
 				fmt.Fprintf(tw, "(more: --cursor %s)\n", page.NextCursor)
 			}
 			return tw.Flush()
-		},
+		}),
 	}
 	f := cmd.Flags()
 	f.StringVar((*string)(&opt.State), "state", "", "only jobs in this state")
@@ -69,18 +64,13 @@ func newJobsShowCmd(g *globalFlags) *cobra.Command {
 		Use:   "show ID",
 		Short: "Show one job with its timeline",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := producerClient(g)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		RunE: withClient(g, func(cmd *cobra.Command, args []string, c *queue.Client) error {
 			j, err := c.Get(cmd.Context(), args[0])
 			if err != nil {
 				return &exitError{code: codeFailed, err: err}
 			}
 			return printJob(cmd.OutOrStdout(), j, asJSON)
-		},
+		}),
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print JSON")
 	return cmd
@@ -91,18 +81,13 @@ func newJobsCancelCmd(g *globalFlags) *cobra.Command {
 		Use:   "cancel ID",
 		Short: "Cancel a job not yet submitted (exit 1 if it already was)",
 		Args:  cobra.ExactArgs(1),
-		RunE: func(cmd *cobra.Command, args []string) error {
-			c, closeFn, err := producerClient(g)
-			if err != nil {
-				return err
-			}
-			defer closeFn()
+		RunE: withClient(g, func(cmd *cobra.Command, args []string, c *queue.Client) error {
 			j, err := c.Cancel(cmd.Context(), args[0])
 			if err != nil {
 				return &exitError{code: codeFailed, err: err}
 			}
 			cmd.Printf("job %s cancelled\n", j.ID)
 			return nil
-		},
+		}),
 	}
 }

@@ -25,7 +25,7 @@ func newRootCmd() *cobra.Command {
 	root.PersistentFlags().StringVar(&g.configPath, "config", os.Getenv("SEGQ_CONFIG"), "YAML config file (env SEGQ_CONFIG)")
 	root.AddCommand(
 		newDevCmd(g), newServeCmd(g), newWorkerCmd(g), newSimulateCmd(g),
-		newEnqueueCmd(g), newJobsCmd(g), newStatusCmd(g), newCheckCmd(), newVersionCmd(),
+		newEnqueueCmd(g), newJobsCmd(g), newStatusCmd(g), newCheckCmd(), newVersionCmd(), newProbeCmd(),
 	)
 	return root
 }

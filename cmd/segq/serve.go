@@ -30,6 +30,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			stack.CheckRedis(cmd.Context(), a.Redis, a.Log)
 			return runServe(cmd.Context(), a)
 		},
 	}
@@ -38,7 +39,7 @@ func newServeCmd(g *globalFlags) *cobra.Command {
 }
 
 func runServe(ctx context.Context, a *stack.Stack) error {
-	dash, err := stack.DashboardConn(a.Cfg.Redis.URL)
+	dash, err := stack.DashboardConn(a.Cfg.Redis)
 	if err != nil {
 		return err
 	}
@@ -70,12 +71,23 @@ func newWorkerCmd(g *globalFlags) *cobra.Command {
 				return err
 			}
 			defer a.Close()
+			stack.CheckRedis(cmd.Context(), a.Redis, a.Log)
 			w, err := a.Worker()
 			if err != nil {
 				return err
 			}
 			a.Log.Info("worker running", zap.Strings("workspaces", a.WorkspaceIDs()))
-			return w.Run(cmd.Context())
+			if cfg.Worker.Addr == "" {
+				return w.Run(cmd.Context())
+			}
+			l, err := net.Listen("tcp", cfg.Worker.Addr)
+			if err != nil {
+				return err
+			}
+			a.Log.Info("worker health and metrics", zap.String("addr", l.Addr().String()))
+			return runAll(cmd.Context(), w.Run, func(ctx context.Context) error {
+				return stack.ServeHTTP(ctx, httpapi.NewHTTPServer(cfg.Worker.Addr, a.OpsHandler()), l, a.Log)
+			})
 		},
 	}
 }

@@ -20,7 +20,9 @@ func (w *Worker) recordReservation(ctx context.Context, id string, attempt int, 
 		detail = "waiting for a slot, estimated " + fmtTime(res.ETA)
 	}
 	return w.jobs.Transition(ctx, id, queue.StateWaiting, detail, func(j *queue.Job) error {
-		if j.Attempts != attempt {
+		// Only a job still before its send takes a slot: the dispatcher may
+		// hand out a slot (after a 429 block) while a worker is sending.
+		if j.Attempts != attempt || !beforeSend(j.State) {
 			return &queue.StateError{ID: id, From: j.State, To: queue.StateWaiting}
 		}
 		j.SlotAt = nil
@@ -69,4 +71,10 @@ func (w *Worker) freeSlot(ctx context.Context, ws, rid string) {
 	if err := w.lim.Cancel(ctx, ws, rid); err != nil && !errors.Is(err, limiter.ErrCommitted) {
 		w.log.Warn("free slot", zap.String("workspace", ws), zap.String("reservation", rid), zap.Error(err))
 	}
+}
+
+// beforeSend reports whether a job in state s has not been sent yet in its
+// current attempt.
+func beforeSend(s queue.State) bool {
+	return s == queue.StateValidating || s == queue.StateRetrying || s == queue.StateWaiting
 }

@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -89,52 +90,68 @@ func (rc *Receiver) handle(r *http.Request) (result string, status int) {
 	return result, http.StatusOK
 }
 
-// apply moves the job according to the payload.
+// apply moves the job according to the payload, in one compare-and-set
+// that also checks the callback is for the job's current attempt and that
+// the attempt was sent and not settled yet.
 func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.CallbackPayload) (string, error) {
 	ctx := r.Context()
-	j, err := rc.jobs.Get(ctx, id)
-	if err != nil {
-		return "", err
-	}
-	if j.Attempts != attempt {
-		return resultStale, nil
-	}
-	switch j.State {
-	case queue.StateSubmitting, queue.StateSubmitted, queue.StateOverdue, queue.StateUnknown:
-	default:
-		return resultDuplicate, nil
-	}
-	log := rc.log.With(zap.String("job_id", id), zap.String("workspace", j.Workspace), zap.Int("attempt", attempt), zap.Int("status", p.Status))
+	var (
+		j   *queue.Job
+		err error
+	)
 	switch {
 	case p.Succeeded():
-		_, err = rc.jobs.Transition(ctx, id, queue.StateSucceeded, fmt.Sprintf("callback 201: %s", counts(p)), func(j *queue.Job) error {
-			if j.Attempts != attempt {
-				return &queue.StateError{ID: id, From: j.State, To: queue.StateSucceeded}
-			}
+		j, err = rc.settle(ctx, id, attempt, queue.StateSucceeded, "callback 201: "+counts(p), func(j *queue.Job) {
 			j.ValuesFound, j.ValuesProcessed, j.UserCount = p.ValuesFound, p.ValuesProcessed, p.UserCount
-			j.RequestID, j.Error, j.ETA = p.RequestID, "", nil
-			return nil
+			j.RequestID, j.Error = p.RequestID, ""
 		})
 	case p.Retryable():
-		_, err = rc.jobs.Retry(ctx, id, attempt, fmt.Sprintf("callback %d: %s", p.Status, p.ErrorMessage), rc.retry)
+		j, err = rc.jobs.Retry(ctx, id, attempt, fmt.Sprintf("callback %d: %s", p.Status, p.ErrorMessage), rc.retry)
 	default:
-		_, err = rc.jobs.Transition(ctx, id, queue.StateFailed, fmt.Sprintf("callback %d", p.Status), func(j *queue.Job) error {
-			if j.Attempts != attempt {
-				return &queue.StateError{ID: id, From: j.State, To: queue.StateFailed}
-			}
-			j.Error, j.RequestID, j.ETA = fmt.Sprintf("MoEngage callback %d: %s", p.Status, p.ErrorMessage), p.RequestID, nil
-			return nil
+		j, err = rc.settle(ctx, id, attempt, queue.StateFailed, fmt.Sprintf("callback %d", p.Status), func(j *queue.Job) {
+			j.Error, j.RequestID = fmt.Sprintf("MoEngage callback %d: %s", p.Status, p.ErrorMessage), p.RequestID
 		})
 	}
 	var se *queue.StateError
-	if errors.As(err, &se) {
+	switch {
+	case errors.Is(err, errStale):
+		return resultStale, nil
+	case errors.As(err, &se):
 		return resultDuplicate, nil
-	}
-	if err != nil {
+	case err != nil:
 		return "", err
 	}
-	log.Info("callback applied")
+	rc.log.Info("callback applied", zap.String("job_id", id), zap.String("workspace", j.Workspace),
+		zap.String("op", string(j.Op)), zap.Int("attempt", attempt), zap.Int("status", p.Status))
 	return resultAccepted, nil
+}
+
+// errStale marks a callback for an attempt other than the job's current.
+var errStale = errors.New("callback for an earlier attempt")
+
+// settle ends an attempt that is waiting for its callback.
+func (rc *Receiver) settle(ctx context.Context, id string, attempt int, to queue.State, detail string, apply func(j *queue.Job)) (*queue.Job, error) {
+	return rc.jobs.Transition(ctx, id, to, detail, func(j *queue.Job) error {
+		if j.Attempts != attempt {
+			return errStale
+		}
+		if !awaitsCallback(j.State) {
+			return &queue.StateError{ID: id, From: j.State, To: to}
+		}
+		apply(j)
+		j.ETA = nil
+		return nil
+	})
+}
+
+// awaitsCallback reports whether a job in state s has sent its current
+// attempt and not heard the outcome.
+func awaitsCallback(s queue.State) bool {
+	switch s {
+	case queue.StateSubmitting, queue.StateSubmitted, queue.StateOverdue, queue.StateUnknown:
+		return true
+	}
+	return false
 }
 
 func counts(p moengage.CallbackPayload) string {

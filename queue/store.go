@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -116,6 +117,7 @@ type Store struct {
 	rdb      redis.UniversalClient
 	now      func() time.Time
 	observer func(from State, j *Job)
+	located  locatorCache
 }
 
 // StoreOption configures a Store.
@@ -154,15 +156,11 @@ func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job
 	if err != nil {
 		return nil, false, err
 	}
-	if err := s.rdb.Set(ctx, locatorKey(j.ID), j.Workspace, 0).Err(); err != nil {
-		return nil, false, unavailable("store job", err)
-	}
 	claim := "0"
 	if claimName {
 		claim = "1"
 	}
-	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
-	res, err := createScript.Run(ctx, s.rdb, keys, j.ID, data, claim).Slice()
+	res, err := s.runCreate(ctx, j, data, claim)
 	if err != nil {
 		return nil, false, unavailable("store job", err)
 	}
@@ -174,11 +172,34 @@ func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job
 		got, err := s.Get(ctx, j.ID)
 		return got, true, err
 	}
-	if err := s.rdb.SAdd(ctx, workspacesKey, j.Workspace).Err(); err != nil {
-		return nil, false, unavailable("store job", err)
-	}
+	s.located.put(j.ID, j.Workspace)
 	s.notify("", j)
 	return j, false, nil
+}
+
+// runCreate writes the locator, runs createScript and adds the workspace
+// to the workspace set in one round trip. The pipeline keeps that order
+// on one server, so a record is never stored without its locator; on
+// Redis Cluster the client splits it by slot, which is as safe since
+// every command is idempotent and the script is what decides. A NOSCRIPT
+// reply (the script cache was flushed) falls back to one EVAL.
+func (s *Store) runCreate(ctx context.Context, j *Job, data []byte, claim string) ([]any, error) {
+	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
+	pipe := s.rdb.Pipeline()
+	loc := pipe.Set(ctx, locatorKey(j.ID), j.Workspace, 0)
+	run := createScript.EvalSha(ctx, pipe, keys, j.ID, data, claim)
+	pipe.SAdd(ctx, workspacesKey, j.Workspace)
+	_, err := pipe.Exec(ctx)
+	if loc.Err() != nil {
+		return nil, loc.Err()
+	}
+	if run.Err() != nil && redis.HasErrorPrefix(run.Err(), "NOSCRIPT") {
+		return createScript.Eval(ctx, s.rdb, keys, j.ID, data, claim).Slice()
+	}
+	if err != nil {
+		return nil, err
+	}
+	return run.Slice()
 }
 
 // Get returns the job with the given id, or ErrNotFound.
@@ -188,12 +209,9 @@ func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
 }
 
 func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
-	ws, err := s.rdb.Get(ctx, locatorKey(id)).Result()
-	if errors.Is(err, redis.Nil) {
-		return nil, "", ErrNotFound
-	}
+	ws, err := s.locate(ctx, id)
 	if err != nil {
-		return nil, "", unavailable("get job", err)
+		return nil, "", err
 	}
 	vals, err := s.rdb.HMGet(ctx, jobKey(ws, id), "data", "v").Result()
 	if err != nil {
@@ -209,6 +227,23 @@ func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
 	}
 	v, _ := vals[1].(string)
 	return j, v, nil
+}
+
+// locate returns the workspace of job id from the locator, which never
+// changes once written, so it is cached.
+func (s *Store) locate(ctx context.Context, id string) (string, error) {
+	if ws, ok := s.located.get(id); ok {
+		return ws, nil
+	}
+	ws, err := s.rdb.Get(ctx, locatorKey(id)).Result()
+	if errors.Is(err, redis.Nil) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", unavailable("get job", err)
+	}
+	s.located.put(id, ws)
+	return ws, nil
 }
 
 // Update applies fn to the current job and stores the result atomically,
@@ -406,4 +441,34 @@ func (s *Store) AckOutbox(ctx context.Context, ws, id string) error {
 		return unavailable("ack outbox", err)
 	}
 	return nil
+}
+
+// locatorCache remembers job id → workspace for recently seen jobs. It is
+// bounded: two generations of at most locatorCacheSize entries each; when
+// the current one fills up it becomes the previous one and the oldest is
+// dropped.
+type locatorCache struct {
+	mu        sync.Mutex
+	cur, prev map[string]string
+}
+
+const locatorCacheSize = 16 << 10
+
+func (c *locatorCache) get(id string) (string, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if ws, ok := c.cur[id]; ok {
+		return ws, true
+	}
+	ws, ok := c.prev[id]
+	return ws, ok
+}
+
+func (c *locatorCache) put(id, ws string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.cur == nil || len(c.cur) >= locatorCacheSize {
+		c.prev, c.cur = c.cur, make(map[string]string, 256)
+	}
+	c.cur[id] = ws
 }

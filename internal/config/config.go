@@ -47,12 +47,6 @@ type Config struct {
 	APITokens []Secret `yaml:"-"`
 }
 
-// Redis locates the Redis server, Sentinel group or Cluster.
-type Redis struct {
-	// URL is a redis:// or rediss:// URL of a single server.
-	URL string `yaml:"url"`
-}
-
 // Log configures logging.
 type Log struct {
 	// Format is "json" (default for serve and worker) or "console".
@@ -63,6 +57,9 @@ type Log struct {
 
 // Worker tunes job processing.
 type Worker struct {
+	// Addr is where `segq worker` serves /healthz, /readyz and /metrics
+	// (e.g. ":9090"); empty serves nothing.
+	Addr string `yaml:"addr"`
 	// Concurrency is the number of asynq handler goroutines per replica.
 	Concurrency int `yaml:"concurrency"`
 	// Tick is how often the dispatcher hands out slots and asynq checks
@@ -186,7 +183,7 @@ func Parse(raw []byte, cfg *Config) error {
 
 // WithDefaults fills every unset field with its default.
 func (c *Config) WithDefaults() {
-	c.Redis.URL = cmp.Or(c.Redis.URL, "redis://localhost:6379/0")
+	c.Redis.withDefaults()
 	c.Addr = cmp.Or(c.Addr, ":8080")
 	c.SimAddr = cmp.Or(c.SimAddr, ":8090")
 	c.Log.Format = cmp.Or(c.Log.Format, "json")
@@ -222,8 +219,8 @@ func (c *Config) WithDefaults() {
 
 // Validate reports the first invalid setting, naming its field.
 func (c *Config) Validate() error {
-	if _, err := url.Parse(c.Redis.URL); err != nil || !strings.HasPrefix(c.Redis.URL, "redis") {
-		return fieldErr("redis.url", "must be a redis:// or rediss:// URL")
+	if err := c.Redis.validate(); err != nil {
+		return err
 	}
 	if c.PublicURL != "" {
 		if u, err := url.Parse(c.PublicURL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {

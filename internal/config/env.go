@@ -44,11 +44,14 @@ func integer(f func(c *Config) *int) func(*Config, string) error {
 // override; EnvNames exposes the names for docs and deploy checks.
 var envSettings = []envSetting{
 	{"SEGQ_REDIS_URL", str(func(c *Config) *string { return &c.Redis.URL })},
+	{"SEGQ_REDIS_USERNAME", str(func(c *Config) *string { return &c.Redis.Username })},
+	{"SEGQ_REDIS_SENTINEL_MASTER_NAME", str(func(c *Config) *string { return &c.Redis.Sentinel.MasterName })},
 	{"SEGQ_PUBLIC_URL", str(func(c *Config) *string { return &c.PublicURL })},
 	{"SEGQ_ADDR", str(func(c *Config) *string { return &c.Addr })},
 	{"SEGQ_SIM_ADDR", str(func(c *Config) *string { return &c.SimAddr })},
 	{"SEGQ_LOG_FORMAT", str(func(c *Config) *string { return &c.Log.Format })},
 	{"SEGQ_LOG_LEVEL", str(func(c *Config) *string { return &c.Log.Level })},
+	{"SEGQ_WORKER_ADDR", str(func(c *Config) *string { return &c.Worker.Addr })},
 	{"SEGQ_WORKER_CONCURRENCY", integer(func(c *Config) *int { return &c.Worker.Concurrency })},
 	{"SEGQ_WORKER_TICK", dur(func(c *Config) *time.Duration { return &c.Worker.Tick })},
 	{"SEGQ_WORKER_RECONCILE_EVERY", dur(func(c *Config) *time.Duration { return &c.Worker.ReconcileEvery })},
@@ -64,11 +67,20 @@ var envSettings = []envSetting{
 
 // EnvNames returns the names of all SEGQ_* variables segq reads.
 func EnvNames() []string {
-	names := make([]string, 0, len(envSettings)+5)
+	names := make([]string, 0, len(envSettings)+len(extraEnvNames))
 	for _, s := range envSettings {
 		names = append(names, s.name)
 	}
-	return append(names, "SEGQ_FILES_ALLOW_NETWORKS", "SEGQ_CALLBACK_SECRET", "SEGQ_CALLBACK_SECRET_FILE", "SEGQ_API_TOKENS", "SEGQ_API_TOKENS_FILE")
+	return append(names, extraEnvNames...)
+}
+
+// extraEnvNames are the variables read outside envSettings: lists,
+// numbers of nested settings, secrets, and the config file's path.
+var extraEnvNames = []string{
+	"SEGQ_CONFIG", "SEGQ_FILES_ALLOW_NETWORKS",
+	"SEGQ_REDIS_SENTINEL_ADDRS", "SEGQ_REDIS_SENTINEL_DB", "SEGQ_REDIS_CLUSTER_ADDRS", "SEGQ_REDIS_TLS",
+	"SEGQ_REDIS_PASSWORD", "SEGQ_REDIS_PASSWORD_FILE", "SEGQ_REDIS_SENTINEL_PASSWORD", "SEGQ_REDIS_SENTINEL_PASSWORD_FILE",
+	"SEGQ_CALLBACK_SECRET", "SEGQ_CALLBACK_SECRET_FILE", "SEGQ_API_TOKENS", "SEGQ_API_TOKENS_FILE",
 }
 
 func applyEnv(c *Config, getenv func(string) string) error {
@@ -84,11 +96,14 @@ func applyEnv(c *Config, getenv func(string) string) error {
 	if v := getenv("SEGQ_FILES_ALLOW_NETWORKS"); v != "" {
 		c.Files.AllowNetworks = splitList(v)
 	}
-	return nil
+	return redisEnv(c, getenv)
 }
 
 // loadSecrets reads every secret from the environment or a file.
 func (c *Config) loadSecrets(getenv func(string) string) error {
+	if err := c.loadRedisSecrets(getenv); err != nil {
+		return err
+	}
 	secret, err := readSecret(getenv, "SEGQ_CALLBACK_SECRET")
 	if err != nil {
 		return err

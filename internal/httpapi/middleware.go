@@ -1,8 +1,9 @@
 package httpapi
 
 import (
-	"crypto/rand"
+	"encoding/binary"
 	"encoding/hex"
+	"math/rand/v2"
 	"net/http"
 	"strings"
 	"time"
@@ -10,21 +11,45 @@ import (
 	"go.uber.org/zap"
 )
 
-// auth requires "Authorization: Bearer <token>" with one of the configured
-// tokens; with no tokens configured (segq dev) it lets everything through.
+// auth requires one of the configured API tokens, as
+// "Authorization: Bearer <token>" or as the password of HTTP Basic (any
+// user name); with no tokens configured (segq dev) it lets everything
+// through. A refusal challenges for a bearer token.
 func (s *Server) auth(next http.Handler) http.Handler {
+	return s.guard(next, `Bearer realm="segq"`)
+}
+
+// authPage is auth for pages a browser opens (the status page and the
+// dashboard): the challenge asks for Basic, so the browser prompts for a
+// user name and password; the password is the API token.
+func (s *Server) authPage(next http.Handler) http.Handler {
+	return s.guard(next, `Basic realm="segq", charset="UTF-8"`)
+}
+
+func (s *Server) guard(next http.Handler, challenge string) http.Handler {
 	if len(s.cfg.Tokens) == 0 {
 		return next
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if ok && s.validToken(got) {
+		if s.authorized(r) {
 			next.ServeHTTP(w, r)
 			return
 		}
-		w.Header().Set("WWW-Authenticate", `Bearer realm="segq"`)
-		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid bearer token")
+		w.Header().Set("WWW-Authenticate", challenge)
+		writeError(w, http.StatusUnauthorized, "unauthorized", "missing or invalid API token")
 	})
+}
+
+// authorized reports whether r carries a valid token as Bearer or as the
+// Basic password.
+func (s *Server) authorized(r *http.Request) bool {
+	if got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok {
+		return s.validToken(got)
+	}
+	if _, pass, ok := r.BasicAuth(); ok {
+		return s.validToken(pass)
+	}
+	return false
 }
 
 // validToken compares against every token in constant time.
@@ -52,6 +77,15 @@ func (w *statusWriter) WriteHeader(code int) {
 // Unwrap lets http.ResponseController reach the underlying writer.
 func (w *statusWriter) Unwrap() http.ResponseWriter { return w.ResponseWriter }
 
+// newRequestID returns 16 hex digits from the runtime's fast random
+// source: request ids correlate log lines and need no secrecy, and
+// crypto/rand would cost a system call per request.
+func newRequestID() string {
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], rand.Uint64())
+	return hex.EncodeToString(b[:])
+}
+
 // logRequests gives every request an id (X-Request-Id, kept from the
 // client when present), recovers panics, and logs one line per request.
 // Query strings are not logged: callback URLs carry signatures there.
@@ -59,9 +93,7 @@ func (s *Server) logRequests(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		id := r.Header.Get("X-Request-Id")
 		if id == "" || len(id) > 64 {
-			var b [8]byte
-			_, _ = rand.Read(b[:])
-			id = hex.EncodeToString(b[:])
+			id = newRequestID()
 		}
 		w.Header().Set("X-Request-Id", id)
 		sw := &statusWriter{ResponseWriter: w, status: http.StatusOK}

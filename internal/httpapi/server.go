@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/hibiken/asynq"
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/redis/go-redis/v9"
 	"github.com/segq/segq/internal/config"
@@ -36,11 +38,18 @@ type Config struct {
 	Callbacks http.Handler
 	// Dashboard is mounted at /monitoring/ (asynqmon); optional.
 	Dashboard http.Handler
-	// Tokens are the bearer tokens of /v1 and the dashboard. Empty means
-	// no authentication (segq dev only).
-	Tokens  []config.Secret
+	// Tokens are the API tokens of /v1, the status page and the
+	// dashboard, sent as Bearer or as the Basic password. Empty means no
+	// authentication (segq dev only).
+	Tokens []config.Secret
+	// Metrics is served at /metrics together with the scrape-time
+	// collectors of limiter usage, jobs by state and (with Inspector)
+	// asynq's queues. Nil serves no /metrics.
 	Metrics *obs.Metrics
-	Logger  *zap.Logger
+	// Inspector reads asynq's queue statistics for /metrics; optional.
+	Inspector *asynq.Inspector
+	// Logger receives request and error logs; nil discards them.
+	Logger *zap.Logger
 }
 
 // Server serves the API.
@@ -48,46 +57,90 @@ type Server struct {
 	cfg Config
 	ws  map[string]*Workspace
 	log *zap.Logger
+	// scrape holds this server's collectors that read Redis at scrape
+	// time; it is served beside cfg.Metrics.Registry, which other
+	// components of the process share.
+	scrape *prometheus.Registry
 }
 
 // New returns a Server.
 func New(cfg Config) *Server {
-	s := &Server{cfg: cfg, ws: map[string]*Workspace{}, log: cfg.Logger}
+	s := &Server{cfg: cfg, ws: map[string]*Workspace{}, log: cfg.Logger, scrape: prometheus.NewRegistry()}
 	if s.log == nil {
 		s.log = zap.NewNop()
 	}
-	for i := range cfg.Workspaces {
-		s.ws[cfg.Workspaces[i].ID] = &cfg.Workspaces[i]
+	ids := make([]string, len(cfg.Workspaces))
+	limits := make([]obs.Workspace, len(cfg.Workspaces))
+	for i, w := range cfg.Workspaces {
+		s.ws[w.ID] = &cfg.Workspaces[i]
+		ids[i], limits[i] = w.ID, obs.Workspace{ID: w.ID, Limits: w.Limits}
+	}
+	s.scrape.MustRegister(obs.NewLimitCollector(cfg.Limiter, limits, s.log),
+		obs.NewJobStateCollector(cfg.Jobs.Store(), ids, s.log))
+	if cfg.Inspector != nil {
+		s.scrape.MustRegister(obs.NewQueueCollector(cfg.Inspector, s.log))
 	}
 	return s
+}
+
+// route is one registration on the ServeMux.
+type route struct {
+	pattern string
+	handler http.Handler
+}
+
+// routes lists every route this configuration serves, in ServeMux pattern
+// syntax. It is the single source for Handler and Routes.
+func (s *Server) routes() []route {
+	rs := []route{
+		{"POST /v1/jobs", s.auth(http.HandlerFunc(s.handleEnqueue))},
+		{"GET /v1/jobs", s.auth(http.HandlerFunc(s.handleList))},
+		{"GET /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleGet))},
+		{"DELETE /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleCancel))},
+		{"GET /v1/limits", s.auth(http.HandlerFunc(s.handleLimits))},
+		{"POST /v2/custom-segments/file-segment", s.dropIn(queue.OpCreate)},
+		{"PUT /v2/custom-segments/file-segment/add-users", s.dropIn(queue.OpAdd)},
+		{"PUT /v2/custom-segments/file-segment/remove-users", s.dropIn(queue.OpRemove)},
+		{"PUT /v2/custom-segments/file-segment/replace", s.dropIn(queue.OpReplace)},
+		{"GET /{$}", s.authPage(http.HandlerFunc(s.handleStatus))},
+		{"GET /healthz", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+		})},
+		{"GET /readyz", http.HandlerFunc(s.handleReady)},
+		{"GET /openapi.json", http.HandlerFunc(handleOpenAPI)},
+	}
+	if s.cfg.Callbacks != nil {
+		rs = append(rs, route{"POST /v1/callbacks/{job_id}/{attempt}", s.cfg.Callbacks})
+	}
+	if s.cfg.Metrics != nil {
+		gather := prometheus.Gatherers{s.cfg.Metrics.Registry, s.scrape}
+		rs = append(rs, route{"GET /metrics", promhttp.HandlerFor(gather, promhttp.HandlerOpts{})})
+	}
+	if s.cfg.Dashboard != nil {
+		rs = append(rs, route{"/monitoring/", s.authPage(s.cfg.Dashboard)})
+	}
+	return rs
+}
+
+// Routes returns the ServeMux patterns the Handler serves with this
+// configuration ("METHOD /path"; the dashboard's prefix has no method).
+// The OpenAPI document is checked against it.
+func (s *Server) Routes() []string {
+	rs := s.routes()
+	out := make([]string, len(rs))
+	for i, r := range rs {
+		out[i] = r.pattern
+	}
+	return out
 }
 
 // Handler returns the routed handler with request ids, logging and panic
 // recovery around it.
 func (s *Server) Handler() http.Handler {
 	mux := http.NewServeMux()
-	mux.Handle("POST /v1/jobs", s.auth(http.HandlerFunc(s.handleEnqueue)))
-	mux.Handle("GET /v1/jobs", s.auth(http.HandlerFunc(s.handleList)))
-	mux.Handle("GET /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleGet)))
-	mux.Handle("DELETE /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleCancel)))
-	mux.Handle("GET /v1/limits", s.auth(http.HandlerFunc(s.handleLimits)))
-	mux.HandleFunc("POST /v2/custom-segments/file-segment", s.dropIn(queue.OpCreate))
-	mux.HandleFunc("PUT /v2/custom-segments/file-segment/add-users", s.dropIn(queue.OpAdd))
-	mux.HandleFunc("PUT /v2/custom-segments/file-segment/remove-users", s.dropIn(queue.OpRemove))
-	mux.HandleFunc("PUT /v2/custom-segments/file-segment/replace", s.dropIn(queue.OpReplace))
-	if s.cfg.Callbacks != nil {
-		mux.Handle("POST /v1/callbacks/{job_id}/{attempt}", s.cfg.Callbacks)
+	for _, r := range s.routes() {
+		mux.Handle(r.pattern, r.handler)
 	}
-	if s.cfg.Metrics != nil {
-		mux.Handle("GET /metrics", promhttp.HandlerFor(s.cfg.Metrics.Registry, promhttp.HandlerOpts{}))
-	}
-	if s.cfg.Dashboard != nil {
-		mux.Handle("/monitoring/", s.auth(s.cfg.Dashboard))
-	}
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.handleReady)
 	mux.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		writeError(w, http.StatusNotFound, "not_found", "no such route: "+r.Method+" "+r.URL.Path)
 	})

@@ -38,8 +38,8 @@ type Stack struct {
 	Metrics *obs.Metrics
 }
 
-// New connects to cfg's Redis and builds the metrics. log may be nil
-// (the logger of cfg.Log is built then).
+// New connects to cfg's Redis (any topology, see RedisClient) and builds
+// the metrics. log may be nil (the logger of cfg.Log is built then).
 func New(cfg *config.Config, log *zap.Logger) (*Stack, error) {
 	if log == nil {
 		var err error
@@ -47,11 +47,11 @@ func New(cfg *config.Config, log *zap.Logger) (*Stack, error) {
 			return nil, err
 		}
 	}
-	opt, err := redis.ParseURL(cfg.Redis.URL)
+	rdb, err := RedisClient(cfg.Redis)
 	if err != nil {
-		return nil, fmt.Errorf("redis.url: %w", err)
+		return nil, err
 	}
-	return &Stack{Cfg: cfg, Log: log, Redis: redis.NewClient(opt), Metrics: obs.NewMetrics()}, nil
+	return &Stack{Cfg: cfg, Log: log, Redis: rdb, Metrics: obs.NewMetrics()}, nil
 }
 
 // Close closes the Redis client and flushes the log.
@@ -181,6 +181,8 @@ func (a *Stack) API(dashboard asynq.RedisConnOpt) (http.Handler, func(), error) 
 		Jobs: jobs, Limiter: lim, Redis: a.Redis, Workspaces: wss, Tokens: a.Cfg.APITokens,
 		Callbacks: callback.NewReceiver(jobs, signer, a.retry(), a.Log, a.Metrics),
 		Metrics:   a.Metrics, Logger: a.Log,
+		// Shares a.Redis: nothing to close.
+		Inspector: asynq.NewInspectorFromRedisClient(a.Redis),
 	}
 	closeFn := func() { _ = jobs.Close() }
 	if dashboard != nil {
@@ -189,11 +191,6 @@ func (a *Stack) API(dashboard asynq.RedisConnOpt) (http.Handler, func(), error) 
 		closeFn = func() { _ = mon.Close(); _ = jobs.Close() }
 	}
 	return httpapi.New(cfg).Handler(), closeFn, nil
-}
-
-// DashboardConn returns asynqmon's connection options for a Redis URL.
-func DashboardConn(url string) (asynq.RedisConnOpt, error) {
-	return asynq.ParseRedisURI(url)
 }
 
 // ServeHTTP serves srv on l until ctx is done, then shuts it down

@@ -90,8 +90,8 @@ func runDev(ctx context.Context, cfg *config.Config, f *devFlags, out interface{
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(out, "segq dev is running\n  API:       %s/v1/jobs\n  limits:    %s/v1/limits?workspace=%s\n  dashboard: %s/monitoring/\n  metrics:   %s/metrics\n  simulator: %s/_sim/stats\n  redis:     %s\n",
-		st.apiURL, st.apiURL, cfg.Workspaces[0].ID, st.apiURL, st.apiURL, st.simURL, cfg.Redis.URL)
+	fmt.Fprintf(out, "segq dev is running\n  status:    %s/\n  API:       %s/v1/jobs\n  limits:    %s/v1/limits?workspace=%s\n  dashboard: %s/monitoring/\n  metrics:   %s/metrics\n  simulator: %s/_sim/stats\n  redis:     %s\n",
+		st.apiURL, st.apiURL, st.apiURL, cfg.Workspaces[0].ID, st.apiURL, st.apiURL, st.simURL, cfg.Redis.URL)
 	return runAll(ctx,
 		func(ctx context.Context) error {
 			return stack.ServeHTTP(ctx, httpapi.NewHTTPServer("", api), st.apiL, a.Log)

@@ -49,12 +49,20 @@ func (l *latencies) report(b *testing.B, elapsed time.Duration) {
 	b.ReportMetric(pct(0.99), "p99_ms")
 }
 
+// beforeTimed, when set (TestBenchTable), runs right before the timed part
+// of a benchmark: it resets Redis' command statistics, so that the
+// Redis-side cost covers the timed calls only, not the setup.
+var beforeTimed func()
+
 // parallel runs fn with benchCallers goroutines, timing every decision fn
 // makes through the timer it is given.
 func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
 	var seq atomic.Int64
 	lat := &latencies{}
 	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
+	if beforeTimed != nil {
+		beforeTimed()
+	}
 	b.ResetTimer()
 	start := time.Now()
 	b.RunParallel(func(pb *testing.PB) {
@@ -87,6 +95,10 @@ type benchCase struct {
 	// queue stays empty and every Reserve searches a slot through full
 	// windows (the worst case); otherwise requests wait in line, as jobs do.
 	sweep bool
+	// promote times Promote instead, on workspaces whose queue waits
+	// beyond the horizon: the call every worker makes for every workspace
+	// at every tick (200 ms), so the most frequent decision in production.
+	promote bool
 }
 
 var benchCases = []benchCase{
@@ -94,6 +106,7 @@ var benchCases = []benchCase{
 	{name: "busy-day", ops: 90, gauge: 500},
 	{name: "busy-day-sweep", ops: 90, gauge: 500, sweep: true},
 	{name: "gauge-full-sweep", ops: 90, gauge: 1000, sweep: true},
+	{name: "promote-idle", ops: 90, gauge: 500, promote: true},
 }
 
 // BenchmarkReserve measures limiter decisions on real Redis with 16 callers
@@ -101,6 +114,7 @@ var benchCases = []benchCase{
 // then a Confirm when the slot is now. Otherwise the request waits (its slot
 // is later, or it is pending), except in the sweep cases, which Cancel it.
 // Half the requests are creates holding an active segment for 30 days.
+// The promote case times Promote instead (see benchCase).
 func BenchmarkReserve(b *testing.B) {
 	rdb := realRedis(b, 1)[0]
 	for _, c := range benchCases {
@@ -113,6 +127,10 @@ func benchReserve(b *testing.B, rdb *redis.Client, c benchCase) {
 	seedWorkspaces(b, rdb, prefix, c.ops, c.gauge)
 	defer dropWorkspaces(rdb, prefix)
 	l, ctx, lim := New(rdb), context.Background(), DefaultLimits()
+	if c.promote {
+		benchPromote(b, l, prefix)
+		return
+	}
 	parallel(b, func(n int64, timed func(func() error)) {
 		ws := fmt.Sprintf("%s-%d", prefix, n%benchWorkspaces)
 		r := Request{ID: fmt.Sprintf("job%d/1", n), EnqueuedAt: time.Now(), Ops: 1, Users: 1000}
@@ -127,6 +145,23 @@ func benchReserve(b *testing.B, rdb *redis.Client, c benchCase) {
 		case c.sweep:
 			timed(func() error { return l.Cancel(ctx, ws, r.ID) })
 		}
+	})
+}
+
+// benchPromote queues 20 requests in every workspace (the first get the
+// slots left, the rest wait beyond the horizon), then times Promote.
+func benchPromote(b *testing.B, l *Limiter, prefix string) {
+	ctx, lim := context.Background(), DefaultLimits()
+	for i := range benchWorkspaces {
+		ws := fmt.Sprintf("%s-%d", prefix, i)
+		for j := range 20 {
+			_, err := l.Reserve(ctx, ws, lim, Request{ID: fmt.Sprintf("q%d/1", j), EnqueuedAt: time.Now(), Ops: 1, Users: 1000})
+			require.NoError(b, err)
+		}
+	}
+	parallel(b, func(n int64, timed func(func() error)) {
+		ws := fmt.Sprintf("%s-%d", prefix, n%benchWorkspaces)
+		timed(func() error { _, err := l.Promote(ctx, ws, lim); return err })
 	})
 }
 
@@ -180,24 +215,60 @@ func dropWorkspaces(rdb *redis.Client, prefix string) {
 }
 
 // TestBenchTable prints the benchmarks as a markdown table when
-// SEGQ_BENCH_TABLE is set (make bench): decisions/s and latency of the
-// limiter beside redis_rate's Allow, measured in the same run.
+// SEGQ_BENCH_TABLE is set (make bench): decisions/s and latency of every
+// limiter workload, each right after redis_rate's Allow on the same Redis
+// (so both see the same machine load, which moves absolute numbers a lot on
+// a shared machine), their ratio, and the Redis-side cost of one script call
+// (INFO commandstats over the timed calls, EVALSHA and EVAL). The Redis
+// server should be one of its own: other clients' scripts would count in
+// the last column.
 func TestBenchTable(t *testing.T) {
 	if os.Getenv("SEGQ_BENCH_TABLE") == "" {
 		t.Skip("set SEGQ_BENCH_TABLE=1 (and SEGQ_TEST_REDIS_URL) to print the benchmark table")
 	}
-	realRedis(t, 1)
-	var sb strings.Builder
-	sb.WriteString("| benchmark | decisions/s | p50 ms | p99 ms |\n|---|---:|---:|---:|\n")
-	row := func(name string, r testing.BenchmarkResult) {
-		fmt.Fprintf(&sb, "| %s | %.0f | %.3f | %.3f |\n", name,
-			r.Extra["decisions/s"], r.Extra["p50_ms"], r.Extra["p99_ms"])
-	}
-	row("redis_rate Allow PerHour(10)", testing.Benchmark(BenchmarkRedisRateAllow))
 	rdb := realRedis(t, 1)[0]
+	beforeTimed = func() { require.NoError(t, rdb.ConfigResetStat(context.Background()).Err()) }
+	t.Cleanup(func() { beforeTimed = nil })
+	var sb strings.Builder
+	sb.WriteString("| workload | decisions/s | p50 ms | p99 ms | Redis µs/call | redis_rate just before: decisions/s | p99 ms | Redis µs/call | ratio |\n")
+	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	run := func(bench func(*testing.B)) (testing.BenchmarkResult, float64) {
+		r := testing.Benchmark(bench)
+		return r, scriptCost(t, rdb)
+	}
 	for _, c := range benchCases {
-		row("limiter Reserve/"+c.name, testing.Benchmark(func(b *testing.B) { benchReserve(b, rdb, c) }))
+		rate, rateCost := run(BenchmarkRedisRateAllow)
+		lim, limCost := run(func(b *testing.B) { benchReserve(b, rdb, c) })
+		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.1f | %.2f |\n", c.name,
+			lim.Extra["decisions/s"], lim.Extra["p50_ms"], lim.Extra["p99_ms"], limCost,
+			rate.Extra["decisions/s"], rate.Extra["p99_ms"], rateCost,
+			lim.Extra["decisions/s"]/rate.Extra["decisions/s"])
 	}
 	fmt.Printf("\n%d callers, %d workspaces, GOMAXPROCS=%d\n\n%s", benchCallers, benchWorkspaces,
 		runtime.GOMAXPROCS(0), sb.String())
+}
+
+// scriptCost is the mean Redis-side time of one script call since the last
+// CONFIG RESETSTAT, in µs.
+func scriptCost(t *testing.T, rdb *redis.Client) float64 {
+	info, err := rdb.Info(context.Background(), "commandstats").Result()
+	require.NoError(t, err)
+	var calls, usec float64
+	for _, line := range strings.Split(info, "\n") {
+		if !strings.HasPrefix(line, "cmdstat_evalsha:") && !strings.HasPrefix(line, "cmdstat_eval:") {
+			continue
+		}
+		for _, f := range strings.Split(strings.TrimSpace(line[strings.IndexByte(line, ':')+1:]), ",") {
+			var v float64
+			if _, err := fmt.Sscanf(f, "calls=%g", &v); err == nil {
+				calls += v
+			} else if _, err := fmt.Sscanf(f, "usec=%g", &v); err == nil {
+				usec += v
+			}
+		}
+	}
+	if calls == 0 {
+		return 0
+	}
+	return usec / calls
 }

@@ -54,6 +54,53 @@ func (s snapshot) consistent() error {
 	if !slices.Equal(ids(s.gz), ids(s.gs)) || !slices.Equal(ids(s.gz), gm) {
 		return fmt.Errorf("gauge indexes disagree: gz %v gs %v gm %v", ids(s.gz), ids(s.gs), gm)
 	}
+	if err := s.boundsHold(); err != nil {
+		return err
+	}
+	return s.headBound()
+}
+
+// headBound checks the h bound of the m hash: present only while q is not
+// empty, and at least q's smallest score (the fast path puts a request
+// ordering after h behind the head without reading q).
+func (s snapshot) headBound() error {
+	h, ok := s.bounds["h"]
+	if !ok {
+		return nil
+	}
+	if len(s.q) == 0 {
+		return fmt.Errorf("head bound %s with an empty queue", h)
+	}
+	n, err := strconv.ParseInt(h, 10, 64)
+	if err != nil {
+		return fmt.Errorf("head bound: %w", err)
+	}
+	if lo := slices.MinFunc(s.q, func(a, b pair) int { return int(a.score - b.score) }).score; n < lo {
+		return fmt.Errorf("head bound %d below the smallest order %d", n, lo)
+	}
+	return nil
+}
+
+// boundsHold checks the trimming bounds of the m hash: each known bound is
+// at most the smallest score of its set, and "n" only for an empty set, so
+// a script that skips trimming because of them skips nothing due.
+func (s snapshot) boundsHold() error {
+	for f, ps := range map[string][]pair{"r": s.r, "w": s.w, "g": s.gz} {
+		b, ok := s.bounds[f]
+		switch {
+		case !ok:
+		case b == "n" && len(ps) > 0:
+			return fmt.Errorf("bound %s says empty, set has %d members", f, len(ps))
+		case b != "n" && len(ps) > 0:
+			n, err := strconv.ParseInt(b, 10, 64)
+			if err != nil {
+				return fmt.Errorf("bound %s: %w", f, err)
+			}
+			if lo := slices.MinFunc(ps, func(a, b pair) int { return int(a.score - b.score) }).score; n > lo {
+				return fmt.Errorf("bound %s = %d above the smallest score %d", f, n, lo)
+			}
+		}
+	}
 	return nil
 }
 

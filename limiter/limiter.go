@@ -6,6 +6,8 @@ package limiter
 
 import (
 	"context"
+	"strconv"
+	"sync"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -18,6 +20,8 @@ const promoteBatch = 64
 // Limiter makes limiter decisions on Redis. It is safe for concurrent use.
 type Limiter struct {
 	rdb redis.Scripter
+	// keys caches Keys per workspace (a handful, from configuration).
+	keys sync.Map
 }
 
 // New returns a Limiter on rdb: a client, ring or cluster client (all keys
@@ -35,8 +39,8 @@ func (l *Limiter) Reserve(ctx context.Context, ws string, lim Limits, req Reques
 	if err := checkReserve(lim, req); err != nil {
 		return Reservation{}, err
 	}
-	args := append([]any{req.ID, orderScore(ms(req.EnqueuedAt), req.Priority, lim.Aging), ms(req.EnqueuedAt),
-		int(req.Priority), min(req.Ops, 1), req.Users, req.Hold.Milliseconds(), req.Segment}, newSpec(lim).args()...)
+	order := orderScore(ms(req.EnqueuedAt), req.Priority, lim.Aging)
+	args := append([]any{req.ID, order, recordTail(order, min(req.Ops, 1), req)}, newSpec(lim).args()...)
 	v, err := l.run(ctx, reserveScript, ws, args...)
 	if err != nil {
 		return Reservation{}, err
@@ -184,6 +188,17 @@ func (l *Limiter) Estimate(ctx context.Context, ws string, lim Limits) (map[stri
 		return nil, err
 	}
 	return m.Estimate(now, lim)
+}
+
+// recordTail encodes the immutable part of a request's record, as stored
+// after "S|slot|": "order|enq|prio|ops|users|hold|segment" (see decodeEntry).
+func recordTail(order, ops int64, req Request) string {
+	b := make([]byte, 0, 64+len(req.Segment))
+	for _, n := range []int64{order, ms(req.EnqueuedAt), int64(req.Priority), ops, req.Users, req.Hold.Milliseconds()} {
+		b = strconv.AppendInt(b, n, 10)
+		b = append(b, '|')
+	}
+	return string(append(b, req.Segment...))
 }
 
 // reservation builds a Reservation from a script's status letter and slot.

@@ -77,11 +77,11 @@ func (l Limits) WithDefaults() Limits {
 // Validate reports the first invalid field of l, naming it.
 func (l Limits) Validate() error {
 	for i, w := range l.Ops {
-		if err := w.validate(fmt.Sprintf("ops[%d]", i)); err != nil {
+		if err := w.validate(func() string { return fmt.Sprintf("ops[%d]", i) }); err != nil {
 			return err
 		}
 	}
-	if err := l.Users.validate("users"); err != nil {
+	if err := l.Users.validate(func() string { return "users" }); err != nil {
 		return err
 	}
 	checks := []struct {
@@ -104,12 +104,14 @@ func (l Limits) Validate() error {
 	return nil
 }
 
-func (w Window) validate(name string) error {
+// validate checks w; name is called only to word an error (Validate runs
+// on every limiter call).
+func (w Window) validate(name func() string) error {
 	switch {
 	case w.Length < time.Millisecond:
-		return fmt.Errorf("limits: %s.window must be at least 1ms", name)
+		return fmt.Errorf("limits: %s.window must be at least 1ms", name())
 	case w.Max < 0:
-		return fmt.Errorf("limits: %s.max must not be negative", name)
+		return fmt.Errorf("limits: %s.max must not be negative", name())
 	}
 	return nil
 }

@@ -2,6 +2,8 @@ package limiter
 
 import (
 	"fmt"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -263,8 +265,43 @@ func (p *prop) check(t *rapid.T) {
 	m, err := p.lua.state()
 	require.NoError(t, err)
 	require.Equal(t, p.mdl.m, m)
+	require.NoError(t, p.headSlotBound())
 	require.NoError(t, bruteCapacity(m, p.sp))
 	require.NoError(t, upstreamCheck(p.commits, p.sp))
+}
+
+// headSlotBound checks the p bound of the Lua state (Promote's fast path):
+// recorded for the current limits, it is at most the earliest slot the
+// queue's head can get now, in the state as the last step left it. (The
+// fast path runs only when trimming is not due, when that state is the
+// trimmed one.)
+func (p *prop) headSlotBound() error {
+	s, err := p.lua.l.readSnapshot(p.lua.ctx, p.lua.ws)
+	if err != nil {
+		return err
+	}
+	raw, ok := s.bounds["p"]
+	if !ok {
+		return nil
+	}
+	a := p.sp.args()
+	slot, fp, _ := strings.Cut(raw, "|")
+	if fp != fmt.Sprintf("%d|%d|%s", a[0], a[1], a[2]) {
+		return nil
+	}
+	bound, err := strconv.ParseInt(slot, 10, 64)
+	if err != nil {
+		return fmt.Errorf("p bound %q: %w", raw, err)
+	}
+	m := p.mdl.m.clone()
+	head := m.head()
+	if head == nil {
+		return fmt.Errorf("p bound %q with an empty queue", raw)
+	}
+	if got := m.timeline().earliest(max(t0+p.now, m.blocked), p.sp, head); got < bound {
+		return fmt.Errorf("p bound %d above the head's earliest slot %d", bound-t0, got-t0)
+	}
+	return nil
 }
 
 // upstreamCheck verifies the confirmed ops against the limits as upstream

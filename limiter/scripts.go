@@ -9,10 +9,20 @@ import (
 	"github.com/redis/go-redis/v9"
 )
 
-// The scripts share common.lua (KEYS layout, records, trimming); the ones
-// that place requests also get search.lua (the slot search). Each file
-// states its own ARGV and return value.
+// Every script is fast.lua, an optional fast path (Reserve's, Promote's and
+// Confirm's *_fast.lua, which run before anything else is defined),
+// common.lua (KEYS layout, records, trimming), search.lua (the slot search)
+// for the scripts that place requests, and its own file, which states its
+// ARGV and return value.
 var (
+	//go:embed lua/fast.lua
+	fastLua string
+	//go:embed lua/reserve_fast.lua
+	reserveFastLua string
+	//go:embed lua/confirm_fast.lua
+	confirmFastLua string
+	//go:embed lua/promote_fast.lua
+	promoteFastLua string
 	//go:embed lua/common.lua
 	commonLua string
 	//go:embed lua/search.lua
@@ -38,24 +48,24 @@ var (
 )
 
 var (
-	reserveScript  = newScript(searchLua + reserveLua)
-	promoteScript  = newScript(searchLua + promoteLua)
-	confirmScript  = newScript(confirmLua)
-	cancelScript   = newScript(cancelLua)
-	blockScript    = newScript(blockLua)
-	releaseScript  = newScript(releaseLua)
-	reservedScript = newScript(reservedLua)
-	usageScript    = newScript(searchLua + usageLua)
-	snapshotScript = newScript(snapshotLua)
+	reserveScript  = newScript(reserveFastLua, searchLua+reserveLua)
+	promoteScript  = newScript(promoteFastLua, searchLua+promoteLua)
+	confirmScript  = newScript(confirmFastLua, confirmLua)
+	cancelScript   = newScript("", cancelLua)
+	blockScript    = newScript("", blockLua)
+	releaseScript  = newScript("", releaseLua)
+	reservedScript = newScript("", reservedLua)
+	usageScript    = newScript("", searchLua+usageLua)
+	snapshotScript = newScript("", snapshotLua)
 )
 
-func newScript(body string) *redis.Script {
-	return redis.NewScript(commonLua + "\n" + body)
+func newScript(fast, body string) *redis.Script {
+	return redis.NewScript(fastLua + "\n" + fast + "\n" + commonLua + "\n" + body)
 }
 
 // keyNames are the suffixes of a workspace's keys, in KEYS order (see
 // lua/common.lua).
-var keyNames = []string{"e", "w", "r", "q", "gz", "gs", "gm", "b", "u"}
+var keyNames = []string{"e", "w", "r", "q", "gz", "gs", "gm", "m"}
 
 // Keys returns the Redis keys of workspace ws, all sharing the hash tag
 // {ws}: segq:{ws}:lim:<name>.
@@ -72,7 +82,11 @@ func (l *Limiter) run(ctx context.Context, s *redis.Script, ws string, args ...a
 	if ws == "" {
 		return nil, fmt.Errorf("limiter: workspace is empty")
 	}
-	v, err := s.Run(ctx, l.rdb, Keys(ws), args...).Result()
+	keys, ok := l.keys.Load(ws)
+	if !ok {
+		keys, _ = l.keys.LoadOrStore(ws, Keys(ws))
+	}
+	v, err := s.Run(ctx, l.rdb, keys.([]string), args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("limiter: workspace %s: %w", ws, err)
 	}

@@ -16,6 +16,9 @@ type snapshot struct {
 	gz, gs       []pair
 	gm           map[string]string
 	usersSum     int64
+	// bounds are the raw lower bounds of the smallest score of r, w and gz
+	// kept in the m hash ("n" for an empty set; absent when unknown).
+	bounds map[string]string
 }
 
 func (l *Limiter) readSnapshot(ctx context.Context, ws string) (snapshot, error) {
@@ -25,16 +28,39 @@ func (l *Limiter) readSnapshot(ctx context.Context, ws string) (snapshot, error)
 	}
 	var r reply
 	res := r.list(v)
-	if len(res) != 10 {
-		return snapshot{}, fmt.Errorf("limiter: snapshot returned %d parts, want 10", len(res))
+	if len(res) != 9 {
+		return snapshot{}, fmt.Errorf("limiter: snapshot returned %d parts, want 9", len(res))
 	}
 	s := snapshot{
-		now: r.int(res, 0), blocked: r.int(res, 1),
-		entries: hash(&r, res[2]), w: r.pairs(r.list(res[3])), r: r.pairs(r.list(res[4])),
-		q: r.pairs(r.list(res[5])), gz: r.pairs(r.list(res[6])), gs: r.pairs(r.list(res[7])),
-		gm: hash(&r, res[8]), usersSum: r.int(res, 9),
+		now: r.int(res, 0), entries: hash(&r, res[1]), w: r.pairs(r.list(res[2])), r: r.pairs(r.list(res[3])),
+		q: r.pairs(r.list(res[4])), gz: r.pairs(r.list(res[5])), gs: r.pairs(r.list(res[6])),
+		gm: hash(&r, res[7]), bounds: hash(&r, res[8]),
 	}
-	return s, r.err
+	if r.err != nil {
+		return snapshot{}, r.err
+	}
+	if s.blocked, err = metaInt(s.bounds, "b"); err != nil {
+		return snapshot{}, err
+	}
+	if s.usersSum, err = metaInt(s.bounds, "u"); err != nil {
+		return snapshot{}, err
+	}
+	delete(s.bounds, "b")
+	delete(s.bounds, "u")
+	return s, nil
+}
+
+// metaInt reads an integer field of the m hash; absent is 0.
+func metaInt(m map[string]string, f string) (int64, error) {
+	v, ok := m[f]
+	if !ok {
+		return 0, nil
+	}
+	n, err := strconv.ParseInt(v, 10, 64)
+	if err != nil {
+		return 0, fmt.Errorf("limiter: meta %s: %w", f, err)
+	}
+	return n, nil
 }
 
 func hash(r *reply, v any) map[string]string {

@@ -3,6 +3,7 @@ package limiter
 import (
 	"math"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -38,14 +39,20 @@ func newSpec(lim Limits) spec {
 	return sp
 }
 
-// args encodes the spec as the scripts' limit ARGV block:
-// margin, grace, horizon, users_len, users_max, gauge_max, n_ops, (len, max)*n.
+// args encodes the spec as the scripts' limit ARGV block: grace, maxLen
+// (all that trimming and the fast paths read) and one string "margin
+// horizon users_len users_max gauge_max n_ops len1 max1 ...", parsed only
+// by scripts that search (fewer arguments make every call cheaper).
 func (sp spec) args() []any {
-	a := []any{sp.margin, sp.grace, sp.horizon, sp.users.length, sp.users.max, sp.gauge, len(sp.ops)}
-	for _, w := range sp.ops {
-		a = append(a, w.length, w.max)
+	b := make([]byte, 0, 96)
+	for _, n := range []int64{sp.margin, sp.horizon, sp.users.length, sp.users.max, sp.gauge, int64(len(sp.ops))} {
+		b = append(strconv.AppendInt(b, n, 10), ' ')
 	}
-	return a
+	for _, w := range sp.ops {
+		b = append(strconv.AppendInt(b, w.length, 10), ' ')
+		b = append(strconv.AppendInt(b, w.max, 10), ' ')
+	}
+	return []any{sp.grace, sp.maxLen, string(b)}
 }
 
 // winEntry is a reserved or committed request as the windows see it: every

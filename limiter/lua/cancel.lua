@@ -5,6 +5,11 @@
 local en = get(ARGV[1])
 if not en then return 0 end
 if en.st == 'C' then return 2 end
-if en.st == 'R' then unreserve(en) else redis.call('ZREM', K.q, en.id) end
+if en.st == 'R' then
+  unreserve(fill(en), meta())
+else
+  redis.call('ZREM', K.q, en.id)
+  sync_head()
+end
 redis.call('HDEL', K.e, en.id)
 return 1

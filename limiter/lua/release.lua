@@ -16,4 +16,5 @@ for i = 1, #all, 2 do
     end
   end
 end
+if n > 0 then redis.call('HDEL', K.m, 'p') end
 return n

@@ -1,44 +1,63 @@
 -- reserve.lua: Reserve one request (idempotent on its id).
 -- KEYS: see common.lua.
--- ARGV[1] id, ARGV[2] order score, ARGV[3] enqueued_at, ARGV[4] priority,
--- ARGV[5] ops, ARGV[6] users, ARGV[7] hold (ms, 0 = none), ARGV[8] segment,
--- ARGV[9..] limits block.
+-- ARGV[1] id, ARGV[2] order score, ARGV[3] the record's tail
+-- "order|enq|prio|ops|users|hold|segment" (ops 0 or 1, hold in ms, 0 for
+-- none), ARGV[4..6] limits block.
 -- Returns {status, slot, now}: status "R", "P" or "C" (an existing entry);
 -- slot 0 while pending.
-local L = parse_limits(ARGV, 9)
 local now = now_ms()
-trim(now, L)
-local id = ARGV[1]
-local old = get(id)
-if old then
-  local st = state(old)
-  return {st[1], st[2], now}
+local M = meta()
+trim(now, M, 4)
+local id, order = ARGV[1], tonumber(ARGV[2])
+local en = {id = id, st = 'P', slot = 0, rest = ARGV[3]}
+
+local function existing()
+  local old = get(id)
+  if old then return state(old) end
 end
-local en = {id = id, st = 'P', slot = 0, order = tonumber(ARGV[2]), enq = tonumber(ARGV[3]),
-  prio = tonumber(ARGV[4]), ops = tonumber(ARGV[5]), users = tonumber(ARGV[6]),
-  hold = tonumber(ARGV[7]), seg = ARGV[8]}
+
 -- Behind the first pending entry? Equal scores are ordered by Redis itself
 -- (by id, bytewise), so a tie is settled by ZADD and ZRANK.
 local head = redis.call('ZRANGE', K.q, 0, 0, 'WITHSCORES')
+local inq = false
 if head[1] then
-  local hs, behind = tonumber(head[2]), en.order > tonumber(head[2])
-  if en.order == hs then
-    redis.call('ZADD', K.q, s(en.order), id)
-    behind = redis.call('ZRANK', K.q, id) > 0
-  end
-  if behind then
-    redis.call('ZADD', K.q, s(en.order), id)
-    put(en)
+  local hs = tonumber(head[2])
+  if order > hs then
+    if redis.call('HSETNX', K.e, id, encode(en)) == 0 then
+      local st = existing()
+      return {st[1], st[2], now}
+    end
+    redis.call('ZADD', K.q, ARGV[2], id)
+    if not M.h then sync_head() end
     return {'P', 0, now}
   end
+  local st = existing()
+  if st then return {st[1], st[2], now} end
+  if order == hs then
+    redis.call('ZADD', K.q, ARGV[2], id)
+    inq = true
+    if redis.call('ZRANK', K.q, id) > 0 then
+      put(en)
+      return {'P', 0, now}
+    end
+  end
+else
+  local st = existing()
+  if st then return {st[1], st[2], now} end
 end
-local t0 = math.max(now, blocked())
-local slot = slot_for(en, L, t0)
+local L = parse_limits(ARGV, 4)
+fill(en)
+local slot = slot_for(en, L, M, math.max(now, M.b))
 if slot <= now + L.horizon then
-  redis.call('ZREM', K.q, id)
-  reserve(en, slot, L)
+  if inq then
+    redis.call('ZREM', K.q, id)
+    sync_head()
+  end
+  reserve(en, slot, L, M)
   return {'R', slot, now}
 end
-redis.call('ZADD', K.q, s(en.order), id)
+redis.call('ZADD', K.q, ARGV[2], id)
 put(en)
+sync_head()
+head_slot(slot, 4)
 return {'P', 0, now}

@@ -38,16 +38,21 @@ local function scores(raw)
 end
 
 -- load_window reads the window entries alive after t0 in a window whose
--- intervals last len: sorted starts and their ops and users weights.
-local function load_window(t0, len)
+-- intervals last len: sorted starts and their weights, ops (0 or 1: Reserve
+-- passes min(ops, 1), so the member's first byte is the weight) or users.
+local function load_window(t0, len, users)
   local raw = redis.call('ZRANGEBYSCORE', K.w, '(' .. s(t0 - len), '+inf', 'WITHSCORES')
-  local W = {starts = {}, ow = {}, uw = {}}
+  local starts, wts, n = {}, {}, 0
   for i = 1, #raw, 2 do
-    local o, u = string.match(raw[i], '^(%d+):(%d+):')
-    local k = #W.starts + 1
-    W.starts[k], W.ow[k], W.uw[k] = tonumber(raw[i + 1]), tonumber(o), tonumber(u)
+    n = n + 1
+    starts[n] = tonumber(raw[i + 1])
+    if users then
+      wts[n] = tonumber(string.match(raw[i], '^%d+:(%d+):'))
+    else
+      wts[n] = string.byte(raw[i]) - 48
+    end
   end
-  return W
+  return starts, wts
 end
 
 -- bad_gauge: bad set of the gauge from t0 on, walking only the events it
@@ -59,11 +64,12 @@ local function bad_gauge(L, t0)
   local c = redis.call('ZCOUNT', K.gz, '(' .. s(t0), '+inf') - #fut
   local out, open, fi = {}, nil, 1
   if c + 1 > cap then open = t0 end
-  local pg = {buf = {}, i = 1, off = 0}
+  -- the first page holds just the ends needed to bring C below the max
+  local pg = {buf = {}, i = 1, off = 0, n = math.max(1, math.min(64, c + #fut + 2 - cap))}
   local function peek()
     if pg.i > #pg.buf then
-      pg.buf = scores(redis.call('ZRANGEBYSCORE', K.gz, '(' .. s(t0), '+inf', 'WITHSCORES', 'LIMIT', pg.off, 64))
-      pg.off, pg.i = pg.off + #pg.buf, 1
+      pg.buf = scores(redis.call('ZRANGEBYSCORE', K.gz, '(' .. s(t0), '+inf', 'WITHSCORES', 'LIMIT', pg.off, pg.n))
+      pg.off, pg.i, pg.n = pg.off + #pg.buf, 1, 64
     end
     return pg.buf[pg.i]
   end
@@ -82,22 +88,22 @@ end
 -- constraints of a request (weights ops, users; gauge length glen, 0 for
 -- none) from t0 on: a list of {len, bad}. A limit whose whole alive weight
 -- plus the request's fits its max cannot bind and is skipped (ZCOUNT over
--- w counts every entry, the u key sums every entry's users: upper bounds).
-local function constraints(L, t0, ops, users, glen)
+-- w counts every entry, M.u sums every entry's users: upper bounds).
+local function constraints(L, M, t0, ops, users, glen)
   local cs = {}
   if ops > 0 then
     for _, win in ipairs(L.ops) do
       local len = win.len + L.margin
       if redis.call('ZCOUNT', K.w, '(' .. s(t0 - len), '+inf') + ops > win.max then
-        local W = load_window(t0, len)
-        cs[#cs + 1] = {len = len, bad = bad_equal(W.starts, W.ow, len, win.max, ops, t0)}
+        local starts, wts = load_window(t0, len, false)
+        cs[#cs + 1] = {len = len, bad = bad_equal(starts, wts, len, win.max, ops, t0)}
       end
     end
   end
-  if users > 0 and tonumber(redis.call('GET', K.u) or '0') + users > L.umax then
+  if users > 0 and M.u + users > L.umax then
     local len = L.ulen + L.margin
-    local W = load_window(t0, len)
-    cs[#cs + 1] = {len = len, bad = bad_equal(W.starts, W.uw, len, L.umax, users, t0)}
+    local starts, wts = load_window(t0, len, true)
+    cs[#cs + 1] = {len = len, bad = bad_equal(starts, wts, len, L.umax, users, t0)}
   end
   if glen > 0 and redis.call('ZCARD', K.gz) + 1 > L.gmax then
     cs[#cs + 1] = {len = glen, bad = bad_gauge(L, t0)}
@@ -125,8 +131,8 @@ local function earliest(t0, cs)
   return t
 end
 
-local function slot_for(en, L, t0)
+local function slot_for(en, L, M, t0)
   local glen = 0
   if en.hold > 0 then glen = en.hold + L.margin end
-  return earliest(t0, constraints(L, t0, en.ops, en.users, glen))
+  return earliest(t0, constraints(L, M, t0, en.ops, en.users, glen))
 end

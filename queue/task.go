@@ -68,9 +68,15 @@ func NewValidateTask(jobID string, attempt int) (*asynq.Task, []asynq.Option) {
 func NewSubmitTask(jobID string, attempt int, slot time.Time) (*asynq.Task, []asynq.Option) {
 	p, _ := json.Marshal(TaskPayload{JobID: jobID, Attempt: attempt, SlotMS: slot.UnixMilli()})
 	return asynq.NewTask(TypeSubmit, p), []asynq.Option{
-		asynq.TaskID(fmt.Sprintf("submit:%s:%d:%d", jobID, attempt, slot.UnixMilli())),
+		asynq.TaskID(SubmitTaskID(jobID, attempt, slot)),
 		asynq.Queue(QueueJobs), asynq.ProcessAt(slot), asynq.MaxRetry(25), asynq.Retention(taskRetention),
 	}
+}
+
+// SubmitTaskID is the asynq task id of the submit task of an attempt's
+// slot.
+func SubmitTaskID(jobID string, attempt int, slot time.Time) string {
+	return fmt.Sprintf("submit:%s:%d:%d", jobID, attempt, slot.UnixMilli())
 }
 
 // NewRelayTask returns the task that tells the producer a job ended.

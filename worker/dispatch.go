@@ -34,6 +34,9 @@ func (w *Worker) dispatch(ctx context.Context) {
 		if time.Since(lastReconcile) >= w.cfg.ReconcileEvery {
 			lastReconcile = time.Now()
 			w.reconcileAll(ctx)
+			if err := w.recoverOrphans(ctx); err != nil && ctx.Err() == nil {
+				w.log.Warn("recover orphaned tasks", zap.Error(err))
+			}
 		}
 	}
 }

@@ -39,12 +39,29 @@ func (w *Worker) recordReservation(ctx context.Context, id string, attempt int, 
 // scheduleSubmit enqueues the submit task of the job's attempt for slot.
 // The task id includes the slot, so a repeat is a no-op and a new slot
 // gets a new task; a task left for an old slot finds it moved and exits.
+// A slot handed out again at the same instant (after a 429 block) meets
+// the retained id of its finished first task: that one is dropped so the
+// new one can run.
 func (w *Worker) scheduleSubmit(ctx context.Context, j *queue.Job, slot time.Time) {
 	task, opts := queue.NewSubmitTask(j.ID, j.Attempts, slot)
-	if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+	_, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...)
+	if errors.Is(err, asynq.ErrTaskIDConflict) && w.dropFinished(queue.SubmitTaskID(j.ID, j.Attempts, slot)) {
+		_, err = w.jobs.Tasks().EnqueueContext(ctx, task, opts...)
+	}
+	if err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
 		// The reconciler enqueues it from the limiter's reservations.
 		w.log.Warn("schedule submit", zap.String("job_id", j.ID), zap.Int("attempt", j.Attempts), zap.Error(err))
 	}
+}
+
+// dropFinished deletes a submit task that has already run (completed or
+// archived) and reports whether it did.
+func (w *Worker) dropFinished(id string) bool {
+	info, err := w.inspector.GetTaskInfo(queue.QueueJobs, id)
+	if err != nil || (info.State != asynq.TaskStateCompleted && info.State != asynq.TaskStateArchived) {
+		return false
+	}
+	return w.inspector.DeleteTask(queue.QueueJobs, id) == nil
 }
 
 // ignoreStateError turns "the job moved on" into success: another actor

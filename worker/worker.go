@@ -112,11 +112,12 @@ func (c *Config) validate() error {
 // Worker processes segq tasks. Run any number of replicas against one
 // Redis: every decision that must be exclusive is an atomic script.
 type Worker struct {
-	cfg  Config
-	jobs *queue.Client
-	lim  *limiter.Limiter
-	ws   map[string]*Workspace
-	log  *zap.Logger
+	cfg       Config
+	jobs      *queue.Client
+	lim       *limiter.Limiter
+	inspector *asynq.Inspector
+	ws        map[string]*Workspace
+	log       *zap.Logger
 }
 
 // New returns a Worker for cfg.
@@ -125,7 +126,8 @@ func New(cfg Config) (*Worker, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	w := &Worker{cfg: cfg, lim: limiter.New(cfg.Redis), ws: map[string]*Workspace{}, log: cfg.Logger}
+	w := &Worker{cfg: cfg, lim: limiter.New(cfg.Redis), inspector: asynq.NewInspectorFromRedisClient(cfg.Redis),
+		ws: map[string]*Workspace{}, log: cfg.Logger}
 	ids := make([]string, 0, len(cfg.Workspaces))
 	for i := range cfg.Workspaces {
 		ws := &cfg.Workspaces[i]
@@ -158,6 +160,7 @@ func (w *Worker) Run(ctx context.Context) error {
 		TaskCheckInterval:        w.cfg.Tick,
 		DelayedTaskCheckInterval: w.cfg.Tick,
 		ShutdownTimeout:          w.cfg.ShutdownTimeout,
+		RetryDelayFunc:           retryDelay,
 		Logger:                   asynqLogger{w.log.Sugar().Named("asynq")},
 		LogLevel:                 asynq.WarnLevel,
 		ErrorHandler: asynq.ErrorHandlerFunc(func(ctx context.Context, t *asynq.Task, err error) {

@@ -1,10 +1,12 @@
 package e2e_test
 
 import (
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,14 +17,35 @@ import (
 	"gopkg.in/yaml.v3"
 )
 
-// buildSegq compiles the segq binary into dir.
-func buildSegq(t *testing.T, dir string) string {
+// buildSegq compiles the segq binary once per test run and returns its
+// path; TestMain removes it.
+func buildSegq(t *testing.T, _ string) string {
 	t.Helper()
-	bin := filepath.Join(dir, "segq")
-	cmd := exec.Command("go", "build", "-o", bin, "github.com/segq/segq/cmd/segq")
-	out, err := cmd.CombinedOutput()
-	require.NoError(t, err, "go build: %s", out)
-	return bin
+	segqBuild.once.Do(func() {
+		dir, err := os.MkdirTemp("", "segq-e2e-")
+		if err != nil {
+			segqBuild.err = err
+			return
+		}
+		segqBuild.dir = dir
+		bin := filepath.Join(dir, "segq")
+		out, err := exec.Command("go", "build", "-o", bin, "github.com/segq/segq/cmd/segq").CombinedOutput()
+		if err != nil {
+			segqBuild.err = fmt.Errorf("go build: %w: %s", err, out)
+			return
+		}
+		segqBuild.bin = bin
+	})
+	require.NoError(t, segqBuild.err)
+	return segqBuild.bin
+}
+
+// segqBuild is the binary built by buildSegq.
+var segqBuild struct {
+	once sync.Once
+	dir  string
+	bin  string
+	err  error
 }
 
 // workerProcess writes the harness's config to a file and returns a
@@ -75,6 +98,9 @@ func TestWorkerKilledMidSubmit(t *testing.T) {
 	require.NoError(t, first.Start())
 	j := h.create("ws-k", "crash-me", 30)
 	h.waitState(j.ID, queue.StateSubmitting, 30*time.Second)
+	// Kill only once MoEngage has the create: before that, the worker
+	// could die with the request unsent, a different (second-attempt) case.
+	require.Eventually(t, func() bool { return len(h.ops("crash-me")) == 1 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, first.Process.Kill())
 	_ = first.Wait()
 	h.sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})

@@ -79,7 +79,9 @@ func earliestSchedule(first time.Time, n int, wins []config.Window, margin time.
 // TestCallbackServerErrorRetriesAsAdd: a 500 callback retries the create
 // as add to the same cs_id; duplicate and forged callbacks change nothing.
 func TestCallbackServerErrorRetriesAsAdd(t *testing.T) {
-	h := newHarness(t, "ws-r")
+	// A retry waits at least a second (half the 2 s base): time enough to
+	// turn the fault off before the second attempt is sent.
+	h := newHarnessWith(t, options{configure: func(c *config.Config) { c.Retry.Base, c.Retry.Cap = 2*time.Second, 4*time.Second }}, "ws-r")
 	h.sim.SetFaults(moesim.Faults{Callback5xx: 1, DuplicateCallback: 1})
 	h.startWorker()
 	j := h.create("ws-r", "retry-me", 20)

@@ -3,6 +3,7 @@ package e2e_test
 import (
 	"context"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
@@ -11,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hibiken/asynq"
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/moesim"
 	"github.com/segq/segq/internal/safehttp"
@@ -19,6 +21,7 @@ import (
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
+	"go.uber.org/zap/zapcore"
 	"go.uber.org/zap/zaptest"
 )
 
@@ -46,8 +49,10 @@ type harness struct {
 	simWS []moesim.Workspace
 	files *httptest.Server
 	api   *httptest.Server
-	jobs  *queue.Client
-	log   *zap.Logger
+	// handler is the API's handler, for tests that serve it themselves.
+	handler http.Handler
+	jobs    *queue.Client
+	log     *zap.Logger
 
 	mu      sync.Mutex
 	workers []context.CancelFunc
@@ -57,9 +62,34 @@ type harness struct {
 // tick is the workers' dispatcher period and asynq's scheduled-task check.
 const tick = 50 * time.Millisecond
 
+// options change what newHarnessWith builds; the zero value is
+// newHarness's setup.
+type options struct {
+	// redisURL is the Redis to use; a fresh database of the test server
+	// when empty.
+	redisURL string
+	// tokens turn on API authentication.
+	tokens []config.Secret
+	// dashboard mounts asynqmon at /monitoring/.
+	dashboard bool
+	// logs receives every log line (debug level, JSON) besides the test log.
+	logs io.Writer
+	// configure edits the configuration before it is validated.
+	configure func(*config.Config)
+}
+
 func newHarness(t *testing.T, workspaces ...string) *harness {
 	t.Helper()
+	return newHarnessWith(t, options{}, workspaces...)
+}
+
+func newHarnessWith(t *testing.T, opt options, workspaces ...string) *harness {
+	t.Helper()
 	h := &harness{t: t, log: zaptest.NewLogger(t, zaptest.Level(zap.WarnLevel))}
+	if opt.logs != nil {
+		enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
+		h.log = zap.New(zapcore.NewTee(h.log.Core(), zapcore.NewCore(enc, zapcore.AddSync(opt.logs), zap.DebugLevel)))
+	}
 	h.files = httptest.NewServer(http.HandlerFunc(serveFile))
 	t.Cleanup(h.files.Close)
 	var apiHandler http.Handler
@@ -70,19 +100,26 @@ func newHarness(t *testing.T, workspaces ...string) *harness {
 	simSrv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { simHandler.ServeHTTP(w, r) }))
 	t.Cleanup(simSrv.Close)
 
+	if opt.redisURL == "" {
+		opt.redisURL = testredis.URL(t)
+	}
 	h.cfg = &config.Config{
-		Redis:     config.Redis{URL: testredis.URL(t)},
+		Redis:     config.Redis{URL: opt.redisURL},
 		PublicURL: h.api.URL,
 		Worker: config.Worker{Tick: tick, ReconcileEvery: 300 * time.Millisecond, UpstreamTimeout: 2 * time.Second,
 			ShutdownTimeout: 2 * time.Second, Concurrency: 8},
 		Retry:          config.Retry{Base: 100 * time.Millisecond, Factor: 2, Cap: time.Second, MaxAttempts: 4},
 		Files:          config.Files{AllowNetworks: []string{"127.0.0.0/8"}},
 		CallbackSecret: "e2e-callback-secret-0123456789",
+		APITokens:      opt.tokens,
 	}
 	for _, id := range workspaces {
 		h.cfg.Workspaces = append(h.cfg.Workspaces, config.Workspace{
 			ID: id, BaseURL: simSrv.URL, APIKey: config.Secret("key-" + id), DBName: "db-" + id, Limits: scaled(),
 		})
+	}
+	if opt.configure != nil {
+		opt.configure(h.cfg)
 	}
 	h.cfg.WithDefaults()
 	require.NoError(t, h.cfg.Validate())
@@ -98,9 +135,15 @@ func newHarness(t *testing.T, workspaces ...string) *harness {
 	t.Cleanup(sim.Close)
 
 	api := h.stack()
-	handler, closeAPI, err := api.API(nil)
+	var dash asynq.RedisConnOpt
+	if opt.dashboard {
+		dash, err = stack.DashboardConn(h.cfg.Redis)
+		require.NoError(t, err)
+	}
+	handler, closeAPI, err := api.API(dash)
 	require.NoError(t, err)
 	apiHandler = handler
+	h.handler = handler
 	h.jobs = api.Jobs(nil)
 	t.Cleanup(func() { closeAPI(); _ = h.jobs.Close(); api.Close() })
 	t.Cleanup(h.stopWorkers)
@@ -166,17 +209,12 @@ func (h *harness) create(ws, name string, n int) *queue.Job {
 	return j
 }
 
-// waitState polls the job until it is in state, failing the test after
-// timeout (a deadline on a poll, not a timed assertion).
+// waitState polls the job until it is in state, failing the test with
+// its timeline after timeout (a deadline on a poll, not a timed
+// assertion).
 func (h *harness) waitState(id string, want queue.State, timeout time.Duration) *queue.Job {
 	h.t.Helper()
-	var j *queue.Job
-	require.Eventually(h.t, func() bool {
-		var err error
-		j, err = h.jobs.Get(context.Background(), id)
-		return err == nil && j.State == want
-	}, timeout, 20*time.Millisecond, "job %s never reached %s (last: %+v)", id, want, j)
-	return j
+	return h.waitAll([]string{id}, want, timeout)[0]
 }
 
 // assertWindows checks the simulator's own log of accepted requests: no

@@ -76,7 +76,9 @@ func (s *Server) handleSubmit(o op) http.HandlerFunc {
 			a.write(w)
 			return
 		}
-		file := s.fetch(r.Context(), body.FileURL, ws.cfg.Limits.FileSize, body.AttributeType == "double")
+		// A caller that hangs up after sending the whole request does not
+		// stop upstream from processing it (crash tests kill callers here).
+		file := s.fetch(context.WithoutCancel(r.Context()), body.FileURL, ws.cfg.Limits.FileSize, body.AttributeType == "double")
 		job := job{workspace: ws.cfg.ID, op: o, callbackURL: body.CallbackURL, file: file,
 			dbName: firstNonEmpty(r.Header.Get("MOE-DBNAME"), ws.cfg.DBName, ws.cfg.ID)}
 		a, ok := s.admit(ws, o, body, file, &job)

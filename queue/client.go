@@ -115,10 +115,10 @@ func (c *Client) Enqueue(ctx context.Context, req Request, opt EnqueueOptions) (
 	if existed {
 		return stored, false, nil
 	}
-	// If this fails the record is still stored: the worker's reconciler
-	// enqueues validation for accepted jobs that have no task.
-	task, opts := NewValidateTask(j.ID, 1)
-	c.enqueue(ctx, j.ID, task, opts...)
+	// The record went into the workspace's inbox in the same script: the
+	// workers' dispatcher enqueues its validation within a tick, so a
+	// crash here cannot leave a stored job without its task, and the
+	// producer's request costs one round trip to Redis.
 	return j, true, nil
 }
 

@@ -43,6 +43,7 @@ func stateKey(ws string, s State) string { return "segq:{" + ws + "}:state:" + s
 func nameKey(ws, name string) string     { return "segq:{" + ws + "}:name:" + name }
 func locatorKey(id string) string        { return "segq:job:" + id }
 func outboxKey(ws string) string         { return "segq:{" + ws + "}:outbox" }
+func inboxKey(ws string) string          { return "segq:{" + ws + "}:inbox" }
 
 const workspacesKey = "segq:workspaces"
 
@@ -52,9 +53,12 @@ const workspacesKey = "segq:workspaces"
 //	KEYS[2] -> workspace job index (zset, lex order of ids)
 //	KEYS[3] -> index of the job's state (zset)
 //	KEYS[4] -> name key (active create of this name)
+//	KEYS[5] -> inbox (zset: job id -> enqueue time, ms) the dispatcher
+//	           turns into validation tasks
 //	ARGV[1] -> job id
 //	ARGV[2] -> job JSON
 //	ARGV[3] -> "1" to claim the name key, "0" otherwise
+//	ARGV[4] -> enqueue time, ms
 //
 // Output: {0, ""} created; {1, id} the name is held by job id; {2, ""} a
 // record with this id exists already (an idempotent replay).
@@ -72,6 +76,7 @@ end
 redis.call("HSET", KEYS[1], "data", ARGV[2], "v", 1)
 redis.call("ZADD", KEYS[2], 0, ARGV[1])
 redis.call("ZADD", KEYS[3], 0, ARGV[1])
+redis.call("ZADD", KEYS[5], ARGV[4], ARGV[1])
 return {0, ""}
 `)
 
@@ -184,17 +189,19 @@ func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job
 // every command is idempotent and the script is what decides. A NOSCRIPT
 // reply (the script cache was flushed) falls back to one EVAL.
 func (s *Store) runCreate(ctx context.Context, j *Job, data []byte, claim string) ([]any, error) {
-	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State), nameKey(j.Workspace, j.Name)}
+	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State),
+		nameKey(j.Workspace, j.Name), inboxKey(j.Workspace)}
+	at := j.CreatedAt.UnixMilli()
 	pipe := s.rdb.Pipeline()
 	loc := pipe.Set(ctx, locatorKey(j.ID), j.Workspace, 0)
-	run := createScript.EvalSha(ctx, pipe, keys, j.ID, data, claim)
+	run := createScript.EvalSha(ctx, pipe, keys, j.ID, data, claim, at)
 	pipe.SAdd(ctx, workspacesKey, j.Workspace)
 	_, err := pipe.Exec(ctx)
 	if loc.Err() != nil {
 		return nil, loc.Err()
 	}
 	if run.Err() != nil && redis.HasErrorPrefix(run.Err(), "NOSCRIPT") {
-		return createScript.Eval(ctx, s.rdb, keys, j.ID, data, claim).Slice()
+		return createScript.Eval(ctx, s.rdb, keys, j.ID, data, claim, at).Slice()
 	}
 	if err != nil {
 		return nil, err
@@ -471,4 +478,20 @@ func (c *locatorCache) put(id, ws string) {
 		c.prev, c.cur = c.cur, make(map[string]string, 256)
 	}
 	c.cur[id] = ws
+}
+
+// TakeInbox removes and returns up to n ids of newly stored jobs of a
+// workspace, oldest first, for the dispatcher to enqueue their validation.
+// A job taken but not enqueued (a crash in between) stays accepted and the
+// reconciler enqueues it.
+func (s *Store) TakeInbox(ctx context.Context, ws string, n int64) ([]string, error) {
+	zs, err := s.rdb.ZPopMin(ctx, inboxKey(ws), n).Result()
+	if err != nil {
+		return nil, unavailable("take inbox", err)
+	}
+	ids := make([]string, len(zs))
+	for i, z := range zs {
+		ids[i], _ = z.Member.(string)
+	}
+	return ids, nil
 }

@@ -27,6 +27,9 @@ func (w *Worker) dispatch(ctx context.Context) {
 		case <-tick.C:
 		}
 		for _, ws := range w.ws {
+			if err := w.drainInbox(ctx, ws); err != nil && ctx.Err() == nil {
+				w.log.Warn("drain inbox", zap.String("workspace", ws.ID), zap.Error(err))
+			}
 			if err := w.promote(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("promote", zap.String("workspace", ws.ID), zap.Error(err))
 			}
@@ -39,6 +42,33 @@ func (w *Worker) dispatch(ctx context.Context) {
 			}
 		}
 	}
+}
+
+// inboxBatch bounds the new jobs one tick enqueues per workspace.
+const inboxBatch = 500
+
+// drainInbox enqueues the validation of newly stored jobs.
+func (w *Worker) drainInbox(ctx context.Context, ws *Workspace) error {
+	ids, err := w.jobs.Store().TakeInbox(ctx, ws.ID, inboxBatch)
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		if err := w.enqueueValidate(ctx, id); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// enqueueValidate enqueues the first validation of a job; a task that
+// exists already makes it a no-op.
+func (w *Worker) enqueueValidate(ctx context.Context, id string) error {
+	task, opts := queue.NewValidateTask(id, 1)
+	if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		return err
+	}
+	return nil
 }
 
 // promote schedules the jobs the limiter just gave a slot to.
@@ -95,15 +125,15 @@ func (w *Worker) reconcileAll(ctx context.Context) {
 const scanLimit = 1000
 
 // reenqueueAccepted gives accepted jobs whose validation task was lost
-// (a crash between storing the job and enqueuing the task) their task.
+// (a crash between taking the job from the inbox and enqueuing its task)
+// their task.
 func (w *Worker) reenqueueAccepted(ctx context.Context, ws *Workspace) error {
 	ids, err := w.jobs.Store().IDsInState(ctx, ws.ID, queue.StateAccepted, scanLimit)
 	if err != nil {
 		return err
 	}
 	for _, id := range ids {
-		task, opts := queue.NewValidateTask(id, 1)
-		if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+		if err := w.enqueueValidate(ctx, id); err != nil {
 			return err
 		}
 	}

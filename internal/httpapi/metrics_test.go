@@ -48,8 +48,12 @@ func setupMetrics(t *testing.T) *metricsBundle {
 	}).Handler())
 	t.Cleanup(srv.Close)
 	ctx := context.Background()
-	_, _, err := jobs.Enqueue(ctx, queue.Request{Workspace: "ws1", Name: "seg", AttributeName: "gaid", AttributeType: "string",
+	j, _, err := jobs.Enqueue(ctx, queue.Request{Workspace: "ws1", Name: "seg", AttributeName: "gaid", AttributeType: "string",
 		FileURL: "https://files.example.com/a.csv", ExpiryTime: 30}, queue.EnqueueOptions{})
+	require.NoError(t, err)
+	// As a worker's dispatcher does with the job it finds in the inbox.
+	task, opts := queue.NewValidateTask(j.ID, 1)
+	_, err = jobs.Tasks().EnqueueContext(ctx, task, opts...)
 	require.NoError(t, err)
 	for _, id := range []string{"a/01", "b/01", "c/01"} {
 		_, err := lim.Reserve(ctx, "ws1", limiter.DefaultLimits(), limiter.Request{ID: id, EnqueuedAt: time.Now(), Ops: 1, Users: 500})

@@ -10,18 +10,11 @@ import (
 	"go.uber.org/zap"
 )
 
-// Transition moves a job like Store.Transition and, when the job reaches a
-// final state and has a callback_url, schedules the relay to the producer.
+// Transition moves a job like Store.Transition. A job reaching a final
+// state with a callback_url enters the relay outbox in the same write; the
+// workers' dispatcher relays it to the producer.
 func (c *Client) Transition(ctx context.Context, id string, to State, detail string, mutate func(j *Job) error) (*Job, error) {
-	j, err := c.store.Transition(ctx, id, to, detail, mutate)
-	if err != nil {
-		return j, err
-	}
-	if to.Terminal() && j.CallbackURL != "" {
-		task, opts := NewRelayTask(j.ID, j.Attempts, to)
-		c.enqueue(ctx, j.ID, task, opts...)
-	}
-	return j, nil
+	return c.store.Transition(ctx, id, to, detail, mutate)
 }
 
 // Fail moves a job to failed with the reason kept in its error field.

@@ -429,16 +429,33 @@ func (s *Store) CountInState(ctx context.Context, ws string, st State) (int64, e
 }
 
 // Outbox returns up to limit ids of finished jobs of a workspace whose
-// relay to the producer has not been acknowledged and that finished
-// before `before`.
-func (s *Store) Outbox(ctx context.Context, ws string, before time.Time, limit int64) ([]string, error) {
+// relay to the producer is due: not acknowledged, and not deferred past
+// `now` by DeferOutbox.
+func (s *Store) Outbox(ctx context.Context, ws string, now time.Time, limit int64) ([]string, error) {
 	ids, err := s.rdb.ZRangeByScore(ctx, outboxKey(ws), &redis.ZRangeBy{
-		Min: "-inf", Max: strconv.FormatInt(before.UnixMilli(), 10), Count: limit,
+		Min: "-inf", Max: strconv.FormatInt(now.UnixMilli(), 10), Count: limit,
 	}).Result()
 	if err != nil {
 		return nil, unavailable("scan outbox", err)
 	}
 	return ids, nil
+}
+
+// DeferOutbox makes outbox entries due again only at `until`: their relay
+// task is enqueued, and if it is still unacknowledged then, it is checked
+// again.
+func (s *Store) DeferOutbox(ctx context.Context, ws string, ids []string, until time.Time) error {
+	if len(ids) == 0 {
+		return nil
+	}
+	zs := make([]redis.Z, len(ids))
+	for i, id := range ids {
+		zs[i] = redis.Z{Score: float64(until.UnixMilli()), Member: id}
+	}
+	if err := s.rdb.ZAddXX(ctx, outboxKey(ws), zs...).Err(); err != nil {
+		return unavailable("defer outbox", err)
+	}
+	return nil
 }
 
 // AckOutbox removes a job from the relay outbox: its webhook was

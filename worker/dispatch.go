@@ -33,6 +33,9 @@ func (w *Worker) dispatch(ctx context.Context) {
 			if err := w.promote(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("promote", zap.String("workspace", ws.ID), zap.Error(err))
 			}
+			if err := w.relayOutbox(ctx, ws); err != nil && ctx.Err() == nil {
+				w.log.Warn("relay outbox", zap.String("workspace", ws.ID), zap.Error(err))
+			}
 		}
 		if time.Since(lastReconcile) >= w.cfg.ReconcileEvery {
 			lastReconcile = time.Now()
@@ -112,7 +115,7 @@ func (w *Worker) scheduleReservation(ctx context.Context, ws string, r limiter.R
 func (w *Worker) reconcileAll(ctx context.Context) {
 	for _, ws := range w.ws {
 		for _, step := range []func(context.Context, *Workspace) error{
-			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs, w.relayOutbox,
+			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs,
 		} {
 			if err := step(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("reconcile", zap.String("workspace", ws.ID), zap.Error(err))
@@ -186,12 +189,16 @@ func (w *Worker) reconcileSubmitting(ctx context.Context, ws *Workspace) error {
 	return nil
 }
 
-// relayOutbox enqueues relays of finished jobs whose task was lost (a
-// crash between the final transition and the enqueue); a relay that is
-// still queued or retrying makes the enqueue a no-op.
+// relayLease is how long a relay task may stay unacknowledged before the
+// dispatcher enqueues it again (a no-op while asynq still holds it).
+const relayLease = 10 * time.Minute
+
+// relayOutbox enqueues the relays of jobs that finished with a
+// callback_url, and again those whose relay a crash may have lost.
 func (w *Worker) relayOutbox(ctx context.Context, ws *Workspace) error {
-	ids, err := w.jobs.Store().Outbox(ctx, ws.ID, w.cfg.Now().Add(-w.cfg.ReconcileEvery), scanLimit)
-	if err != nil {
+	now := w.cfg.Now()
+	ids, err := w.jobs.Store().Outbox(ctx, ws.ID, now, inboxBatch)
+	if err != nil || len(ids) == 0 {
 		return err
 	}
 	for _, id := range ids {
@@ -208,7 +215,7 @@ func (w *Worker) relayOutbox(ctx context.Context, ws *Workspace) error {
 			return err
 		}
 	}
-	return nil
+	return w.jobs.Store().DeferOutbox(ctx, ws.ID, ids, now.Add(relayLease))
 }
 
 // markOverdue moves submitted jobs whose callback is late to overdue; a

@@ -30,12 +30,15 @@ test: deps
 	$(call with-redis,$(GO) test -race -count=1 $(TESTFLAGS) ./...)
 
 # Benchmarks against a real Redis, printing tables: the limiter beside
-# go-redis/redis_rate, the HTTP API, the CSV checker beside wc and sort,
-# and the day-in-a-minute run through the simulator.
+# go-redis/redis_rate, the HTTP API (in-process load, and wrk), the CSV
+# checker beside wc and sort, and the day-in-a-minute run through the
+# simulator.
 bench: deps
+	@command -v wrk >/dev/null || DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk >/dev/null 2>&1 || \
+	  echo "wrk unavailable: its benchmark is skipped"
 	$(call with-redis, \
 	  SEGQ_BENCH_TABLE=1 $(GO) test -count=1 -run '^TestBenchTable$$' -v ./limiter | grep -v '^\(=== RUN\|--- \|PASS\|ok \)'; \
-	  $(GO) test ./internal/httpapi -run '^$$' -bench 'HTTP$$' -benchtime 20000x; \
+	  $(GO) test ./internal/httpapi -run '^$$' -bench 'HTTP$$|Wrk' -benchtime 20000x; \
 	  $(GO) test ./internal/csvcheck -run '^$$' -bench 150MB -benchtime 3x; \
 	  SEGQ_BENCH=1 $(GO) test -count=1 -timeout 5m -run '^TestDayInAMinute$$' -v ./internal/bench | grep -v '^\(=== RUN\|--- \|PASS\|ok \)')
 

@@ -37,16 +37,9 @@ func TestRelayDeliversSignedJob(t *testing.T) {
 	}))
 	t.Cleanup(producer.Close)
 
-	mr := miniredis.RunT(t)
-	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
-	t.Cleanup(func() { _ = rdb.Close() })
-	jobs := queue.NewClient(rdb, queue.ClientOptions{})
-	t.Cleanup(func() { _ = jobs.Close() })
 	ctx := context.Background()
-	j, _, err := jobs.Enqueue(ctx, queue.Request{Workspace: "ws", Name: "seg", AttributeName: "id", AttributeType: "string",
-		FileURL: "https://f.example.com/a.csv", ExpiryTime: 1, CallbackURL: producer.URL + "/hook"}, queue.EnqueueOptions{})
-	require.NoError(t, err)
-	_, err = jobs.Cancel(ctx, j.ID)
+	jobs, j := enqueueWithCallback(t, producer.URL+"/hook")
+	_, err := jobs.Cancel(ctx, j.ID)
 	require.NoError(t, err)
 	ids, err := jobs.Store().Outbox(ctx, "ws", time.Now().Add(time.Minute), 10)
 	require.NoError(t, err)
@@ -71,18 +64,26 @@ func TestRelayDeliversSignedJob(t *testing.T) {
 // TestRelayRefusesPrivateTargets: producer URLs go through the SSRF guard.
 func TestRelayRefusesPrivateTargets(t *testing.T) {
 	t.Parallel()
+	ctx := context.Background()
+	jobs, j := enqueueWithCallback(t, "http://169.254.169.254/latest/meta-data")
+	relayer := callback.NewRelayer(jobs, []byte("k"), safehttp.NewClient(safehttp.Options{}), zap.NewNop(), nil)
+	task, _ := queue.NewRelayTask(j.ID, 1, queue.StateCancelled)
+	err := relayer.ProcessTask(ctx, task)
+	var blocked *safehttp.BlockedError
+	require.ErrorAs(t, err, &blocked)
+}
+
+// enqueueWithCallback stores a job with the given callback_url on a fresh
+// miniredis.
+func enqueueWithCallback(t *testing.T, callbackURL string) (*queue.Client, *queue.Job) {
+	t.Helper()
 	mr := miniredis.RunT(t)
 	rdb := redis.NewClient(&redis.Options{Addr: mr.Addr()})
 	t.Cleanup(func() { _ = rdb.Close() })
 	jobs := queue.NewClient(rdb, queue.ClientOptions{})
 	t.Cleanup(func() { _ = jobs.Close() })
-	ctx := context.Background()
-	j, _, err := jobs.Enqueue(ctx, queue.Request{Workspace: "ws", Name: "seg", AttributeName: "id", AttributeType: "string",
-		FileURL: "https://f.example.com/a.csv", ExpiryTime: 1, CallbackURL: "http://169.254.169.254/latest/meta-data"}, queue.EnqueueOptions{})
+	j, _, err := jobs.Enqueue(context.Background(), queue.Request{Workspace: "ws", Name: "seg", AttributeName: "id",
+		AttributeType: "string", FileURL: "https://f.example.com/a.csv", ExpiryTime: 1, CallbackURL: callbackURL}, queue.EnqueueOptions{})
 	require.NoError(t, err)
-	relayer := callback.NewRelayer(jobs, []byte("k"), safehttp.NewClient(safehttp.Options{}), zap.NewNop(), nil)
-	task, _ := queue.NewRelayTask(j.ID, 1, queue.StateCancelled)
-	err = relayer.ProcessTask(ctx, task)
-	var blocked *safehttp.BlockedError
-	require.ErrorAs(t, err, &blocked)
+	return jobs, j
 }

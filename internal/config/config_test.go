@@ -12,7 +12,6 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-func getenv(m map[string]string) func(string) string { return func(k string) string { return m[k] } }
 
 func writeConfig(t *testing.T, text string) string {
 	t.Helper()
@@ -38,7 +37,7 @@ workspaces:
       file_size: 150MB
       safety_margin: 30s
 `)
-	cfg, err := config.Load(path, getenv(map[string]string{
+	cfg, err := config.Load(path, env(map[string]string{
 		"SEGQ_MOE_KEY_MAIN": "moe-secret", "SEGQ_ADDR": ":9090", "SEGQ_CALLBACK_SECRET": "cb-secret",
 		"SEGQ_API_TOKENS": "t1, t2", "SEGQ_WORKER_TICK": "100ms",
 	}))
@@ -70,14 +69,14 @@ func TestValidateNamesTheField(t *testing.T) {
 		{`workspaces: [{id: a, base_url: "ftp://x"}]`, "workspaces[0].base_url"},
 	}
 	for _, tc := range cases {
-		_, err := config.Load(writeConfig(t, tc.yaml), getenv(nil))
+		_, err := config.Load(writeConfig(t, tc.yaml), env(nil))
 		var fe *config.FieldError
 		require.ErrorAs(t, err, &fe, tc.yaml)
 		require.Equal(t, tc.field, fe.Field, tc.yaml)
 	}
-	_, err := config.Load(writeConfig(t, "nonsense: 1"), getenv(nil))
+	_, err := config.Load(writeConfig(t, "nonsense: 1"), env(nil))
 	require.ErrorContains(t, err, "nonsense", "unknown settings are refused")
-	_, err = config.Load("", getenv(map[string]string{"SEGQ_WORKER_TICK": "soon"}))
+	_, err = config.Load("", env(map[string]string{"SEGQ_WORKER_TICK": "soon"}))
 	require.ErrorContains(t, err, "SEGQ_WORKER_TICK")
 }
 
@@ -97,7 +96,7 @@ func TestSecretFromFile(t *testing.T) {
 	t.Parallel()
 	path := filepath.Join(t.TempDir(), "secret")
 	require.NoError(t, os.WriteFile(path, []byte("from-file\n"), 0o600))
-	cfg, err := config.Load("", getenv(map[string]string{"SEGQ_CALLBACK_SECRET_FILE": path}))
+	cfg, err := config.Load("", env(map[string]string{"SEGQ_CALLBACK_SECRET_FILE": path}))
 	require.NoError(t, err)
 	require.Equal(t, "from-file", cfg.CallbackSecret.Reveal())
 }

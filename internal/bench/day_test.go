@@ -57,11 +57,11 @@ func TestDayInAMinute(t *testing.T) {
 		j := s.create("ws-day", fmt.Sprintf("day-%04d", i), "", 10)
 		jobs[j.Name] = j
 	}
-	s.startWorker()
+	s.StartWorker()
 	start := time.Now()
 	<-time.After(run)     // the benchmark's length, not a wait for async work
 	end := start.Add(run) // ops accepted while the worker shuts down are not counted
-	s.stopWorker()
+	s.StopWorkers()
 	maxOps := theoreticalMax(lim, run)
 	withMargin := lim
 	withMargin.Ops = slices.Clone(lim.Ops)
@@ -72,24 +72,24 @@ func TestDayInAMinute(t *testing.T) {
 
 	var gaps []time.Duration
 	accepted := 0
-	for _, r := range s.sim.Accepted() {
+	for _, r := range s.Sim.Accepted() {
 		if r.At.Before(start) || !r.At.Before(end) || r.Op != "create" {
 			continue
 		}
 		accepted++
-		j, err := s.jobs.Get(context.Background(), jobs[r.Name].ID)
+		j, err := s.Jobs.Get(context.Background(), jobs[r.Name].ID)
 		require.NoError(t, err)
 		require.NotNil(t, j.SlotAt, "job %s was accepted upstream without a slot", r.Name)
 		gaps = append(gaps, r.At.Sub(j.SlotAt.Time))
 	}
-	st := s.sim.Stats()
+	st := s.Sim.Stats()
 	require.Zero(t, st.Rejected429, "segq must never provoke a 429")
 	require.NotEmpty(t, gaps, "nothing was accepted upstream")
 	slices.Sort(gaps)
 	pct := func(p float64) time.Duration { return gaps[int(p*float64(len(gaps)-1))].Round(time.Millisecond) }
 
 	var sb strings.Builder
-	fmt.Fprintf(&sb, "\nday in a minute: %s run, limits %s, tick %s\n\n", run, describe(lim), s.cfg.Worker.Tick)
+	fmt.Fprintf(&sb, "\nday in a minute: %s run, limits %s, tick %s\n\n", run, describe(lim), s.Cfg.Worker.Tick)
 	sb.WriteString("| metric | value |\n|---|---:|\n")
 	fmt.Fprintf(&sb, "| ops accepted upstream | %d |\n", accepted)
 	fmt.Fprintf(&sb, "| theoretical maximum | %d |\n", maxOps)

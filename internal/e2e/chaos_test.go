@@ -1,13 +1,11 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"math/rand/v2"
 	"os"
 	"os/exec"
 	"slices"
-	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -17,6 +15,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/moesim"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -117,53 +116,12 @@ func (f *fleet) chaos(period time.Duration, seed uint64, stop <-chan struct{}) *
 	return &wg
 }
 
-// waitAll polls every job until all are in state want, failing the test
-// with the laggards' timelines after timeout.
-func (h *harness) waitAll(ids []string, want queue.State, timeout time.Duration) []*queue.Job {
-	h.t.Helper()
-	deadline := time.Now().Add(timeout)
-	ctx := context.Background()
-	for {
-		var out, behind []*queue.Job
-		for _, id := range ids {
-			j, err := h.jobs.Get(ctx, id)
-			require.NoError(h.t, err, "job %s lost", id)
-			out = append(out, j)
-			if j.State != want {
-				behind = append(behind, j)
-			}
-		}
-		if len(behind) == 0 {
-			return out
-		}
-		if time.Now().After(deadline) {
-			for _, j := range behind {
-				h.t.Logf("job %s (%s) is %s: %s", j.ID, j.Name, j.State, timeline(j))
-			}
-			h.t.Fatalf("%d of %d jobs never reached %s", len(behind), len(ids), want)
-		}
-		time.Sleep(20 * time.Millisecond) // poll period
-	}
-}
-
-// timeline renders a job's history for failure messages.
-func timeline(j *queue.Job) string {
-	var b strings.Builder
-	for i, e := range j.Timeline {
-		if i > 0 {
-			b.WriteString(" → ")
-		}
-		fmt.Fprintf(&b, "%s %s (%s)", e.At.Format("15:04:05.000"), e.State, e.Detail)
-	}
-	return b.String()
-}
-
 // assertOneCreateEach checks the simulator's log: every job's segment was
 // created exactly once and nothing else was sent for it.
 func (h *harness) assertOneCreateEach(names []string) {
 	h.t.Helper()
 	ops := map[string][]string{}
-	for _, r := range h.sim.Accepted() {
+	for _, r := range h.Sim.Accepted() {
 		ops[r.Name] = append(ops[r.Name], r.Op)
 	}
 	for _, name := range names {
@@ -191,7 +149,7 @@ func TestChaosKillWorkers(t *testing.T) {
 	var ids, names []string
 	for i := range n {
 		name := fmt.Sprintf("chaos-%03d", i)
-		j := h.create(wss[i%len(wss)], name, 20+i)
+		j := h.Create(wss[i%len(wss)], name, 20+i)
 		ids, names = append(ids, j.ID), append(names, name)
 	}
 	stop := make(chan struct{})
@@ -200,21 +158,21 @@ func TestChaosKillWorkers(t *testing.T) {
 	// worker comes back when its asynq lease expires (about a minute).
 	perWS := (n + len(wss) - 1) / len(wss)
 	budget := time.Duration(perWS)*900*time.Millisecond + 2*time.Minute
-	jobs := h.waitAll(ids, queue.StateSucceeded, budget)
+	jobs := h.WaitAll(ids, queue.StateSucceeded, budget)
 	close(stop)
 	driver.Wait()
 
 	for _, j := range jobs {
 		require.NotNil(t, j.UserCount)
 		if j.Attempts > 1 {
-			t.Logf("%s took a detour: %s", j.Name, timeline(j)) // the kills at work
+			t.Logf("%s took a detour: %s", j.Name, testsystem.Timeline(j)) // the kills at work
 		}
 	}
 	h.assertOneCreateEach(names)
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	require.Zero(t, st.Rejected429, "segq must never cause a 429")
 	require.Zero(t, st.Rejected4xx, "no create may be sent twice (409)")
-	h.assertWindows()
+	h.AssertWindows()
 	f.mu.Lock()
 	t.Logf("%d jobs over %d workspaces succeeded with %d workers killed", n, len(wss), f.kills)
 	f.mu.Unlock()
@@ -230,17 +188,17 @@ func TestWorkerSIGTERMHandsBack(t *testing.T) {
 	t.Parallel()
 	dir := t.TempDir()
 	bin := buildSegq(t, dir)
-	h := newHarnessWith(t, options{configure: func(c *config.Config) {
+	h := newHarnessWith(t, testsystem.Options{Configure: func(c *config.Config) {
 		c.Worker.ShutdownTimeout = time.Second
 		c.Worker.UpstreamTimeout = 20 * time.Second
 	}}, "ws-term")
 	newWorker := h.workerProcess(bin, dir)
-	h.sim.SetFaults(moesim.Faults{AnswerDelay: 5 * time.Second, CallbackDelay: 5 * time.Second})
+	h.Sim.SetFaults(moesim.Faults{AnswerDelay: 5 * time.Second, CallbackDelay: 5 * time.Second})
 
 	first := newWorker()
 	require.NoError(t, first.Start())
-	j := h.create("ws-term", "term-me", 10)
-	h.waitState(j.ID, queue.StateSubmitting, 30*time.Second)
+	j := h.Create("ws-term", "term-me", 10)
+	h.WaitState(j.ID, queue.StateSubmitting, 30*time.Second)
 	require.Eventually(t, func() bool { return len(h.ops("term-me")) == 1 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, first.Process.Signal(syscall.SIGTERM))
 	exited := make(chan error, 1)
@@ -254,7 +212,7 @@ func TestWorkerSIGTERMHandsBack(t *testing.T) {
 	}
 
 	// Handed back: the submit task waits in its queue, no longer active.
-	opt, err := redis.ParseURL(h.cfg.Redis.URL)
+	opt, err := redis.ParseURL(h.Cfg.Redis.URL)
 	require.NoError(t, err)
 	rdb := redis.NewClient(opt)
 	defer rdb.Close()
@@ -267,16 +225,16 @@ func TestWorkerSIGTERMHandsBack(t *testing.T) {
 	require.Len(t, pending, 1)
 	require.Equal(t, queue.TypeSubmit, pending[0].Type)
 
-	h.sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})
+	h.Sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})
 	second := newWorker()
 	require.NoError(t, second.Start())
 	t.Cleanup(func() {
 		_ = second.Process.Signal(syscall.SIGTERM)
 		_ = second.Wait()
 	})
-	h.waitState(j.ID, queue.StateSubmitted, 30*time.Second)
-	got := h.waitState(j.ID, queue.StateSucceeded, 60*time.Second)
+	h.WaitState(j.ID, queue.StateSubmitted, 30*time.Second)
+	got := h.WaitState(j.ID, queue.StateSucceeded, 60*time.Second)
 	require.Equal(t, 1, got.Attempts)
 	require.Equal(t, []string{"create"}, h.ops("term-me"))
-	t.Logf("timeline: %s", timeline(got))
+	t.Logf("timeline: %s", testsystem.Timeline(got))
 }

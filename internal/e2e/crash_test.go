@@ -52,10 +52,10 @@ var segqBuild struct {
 // command that runs `segq worker` with it, as ops would.
 func (h *harness) workerProcess(bin, dir string) func() *exec.Cmd {
 	h.t.Helper()
-	env := append(os.Environ(), "SEGQ_CALLBACK_SECRET="+h.cfg.CallbackSecret.Reveal(), "SEGQ_LOG_FORMAT=json", "SEGQ_LOG_LEVEL=warn")
-	cfg := *h.cfg
+	env := append(os.Environ(), "SEGQ_CALLBACK_SECRET="+h.Cfg.CallbackSecret.Reveal(), "SEGQ_LOG_FORMAT=json", "SEGQ_LOG_LEVEL=warn")
+	cfg := *h.Cfg
 	cfg.Workspaces = nil
-	for _, w := range h.cfg.Workspaces {
+	for _, w := range h.Cfg.Workspaces {
 		name := "SEGQ_TEST_KEY_" + strings.ToUpper(strings.ReplaceAll(w.ID, "-", "_"))
 		w.APIKeyEnv = name
 		env = append(env, name+"="+w.APIKey.Reveal())
@@ -92,18 +92,18 @@ func TestWorkerKilledMidSubmit(t *testing.T) {
 	newWorker := h.workerProcess(bin, dir)
 	// The 202 is held back long enough to kill the worker while it waits;
 	// the callback comes after the new worker had time to reconcile.
-	h.sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second, CallbackDelay: 5 * time.Second})
+	h.Sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second, CallbackDelay: 5 * time.Second})
 
 	first := newWorker()
 	require.NoError(t, first.Start())
-	j := h.create("ws-k", "crash-me", 30)
-	h.waitState(j.ID, queue.StateSubmitting, 30*time.Second)
+	j := h.Create("ws-k", "crash-me", 30)
+	h.WaitState(j.ID, queue.StateSubmitting, 30*time.Second)
 	// Kill only once MoEngage has the create: before that, the worker
 	// could die with the request unsent, a different (second-attempt) case.
 	require.Eventually(t, func() bool { return len(h.ops("crash-me")) == 1 }, 30*time.Second, 10*time.Millisecond)
 	require.NoError(t, first.Process.Kill())
 	_ = first.Wait()
-	h.sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})
+	h.Sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})
 
 	second := newWorker()
 	require.NoError(t, second.Start())
@@ -111,10 +111,10 @@ func TestWorkerKilledMidSubmit(t *testing.T) {
 		_ = second.Process.Signal(syscall.SIGTERM)
 		_ = second.Wait()
 	})
-	got := h.waitState(j.ID, queue.StateSucceeded, 60*time.Second)
+	got := h.WaitState(j.ID, queue.StateSucceeded, 60*time.Second)
 
 	creates := 0
-	for _, r := range h.sim.Accepted() {
+	for _, r := range h.Sim.Accepted() {
 		if r.Name == "crash-me" {
 			require.Equal(t, "create", r.Op)
 			creates++

@@ -122,7 +122,7 @@ func residentBytes() uint64 {
 // settings on a loopback port and returns its base URL.
 func serveReal(t *testing.T, h *harness) string {
 	t.Helper()
-	srv := httpapi.NewHTTPServer("127.0.0.1:0", h.handler)
+	srv := httpapi.NewHTTPServer("127.0.0.1:0", h.Handler)
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(l) }()
@@ -158,7 +158,7 @@ func TestLoadEnqueueAndCallbacks(t *testing.T) {
 	pool := min(plan.rate*int(plan.duration/time.Second), 3000)
 	ids := make([]string, pool)
 	for i := range pool {
-		ids[i] = submittedJob(t, h.jobs, fmt.Sprintf("load-cb-%05d", i))
+		ids[i] = submittedJob(t, h.Jobs, fmt.Sprintf("load-cb-%05d", i))
 	}
 
 	client := &http.Client{Transport: &http.Transport{MaxIdleConnsPerHost: 128, MaxConnsPerHost: 128}, Timeout: 30 * time.Second}
@@ -212,7 +212,7 @@ func TestLoadEnqueueAndCallbacks(t *testing.T) {
 		for ; n < due; n++ {
 			body := []byte(h.jobBody("ws-load", fmt.Sprintf("load-%06d", n), 10))
 			submit(&enq, func() error { return post(base+"/v1/jobs", body) })
-			url := base + strings.TrimPrefix(s.URL(ids[n%pool], 1), h.cfg.PublicURL)
+			url := base + strings.TrimPrefix(s.URL(ids[n%pool], 1), h.Cfg.PublicURL)
 			submit(&cb, func() error { return post(url, []byte(success201)) })
 		}
 	}
@@ -238,7 +238,7 @@ func TestLoadEnqueueAndCallbacks(t *testing.T) {
 		warm := slices.Max(mem.heap[:4])
 		require.Less(t, slices.Max(mem.heap[4:]), 2*warm+64<<20, "heap grows under steady load: %v", mem.heap)
 	}
-	page, err := h.jobs.List(context.Background(), queue.ListOptions{Workspace: "ws-load", State: queue.StateSucceeded, Limit: 1})
+	page, err := h.Jobs.List(context.Background(), queue.ListOptions{Workspace: "ws-load", State: queue.StateSucceeded, Limit: 1})
 	require.NoError(t, err)
 	require.NotEmpty(t, page.Jobs, "callbacks finished jobs")
 }

@@ -18,31 +18,31 @@ import (
 // is blocked until x-ratelimit-reset, and every job still ends succeeded.
 func TestUpstream429BlocksWorkspace(t *testing.T) {
 	h := newHarness(t, "ws-q")
-	w := h.cfg.Workspaces[0]
+	w := h.Cfg.Workspaces[0]
 	other, err := moengage.New(moengage.Config{WorkspaceID: w.ID, APIKey: w.APIKey.Reveal(), BaseURL: w.BaseURL})
 	require.NoError(t, err)
 	for i := range 3 {
 		_, err := other.Create(context.Background(), moengage.SegmentRequest{
 			Name: fmt.Sprintf("other-%d", i), AttributeName: "uid", AttributeType: "string",
-			FileURL: fmt.Sprintf("%s/other/%d.csv", h.files.URL, 5), ExpiryTime: 1,
+			FileURL: fmt.Sprintf("%s/other/%d.csv", h.Files.URL, 5), ExpiryTime: 1,
 		})
 		require.NoError(t, err)
 	}
-	h.startWorker()
+	h.StartWorker()
 	var jobs []*queue.Job
 	for i := range 6 {
-		jobs = append(jobs, h.create("ws-q", fmt.Sprintf("q-%02d", i), 10))
+		jobs = append(jobs, h.Create("ws-q", fmt.Sprintf("q-%02d", i), 10))
 	}
 	blocked := 0
 	for _, j := range jobs {
-		got := h.waitState(j.ID, queue.StateSucceeded, 60*time.Second)
+		got := h.WaitState(j.ID, queue.StateSucceeded, 60*time.Second)
 		for _, e := range got.Timeline {
 			if strings.Contains(e.Detail, "quota refused upstream (429)") {
 				blocked++
 			}
 		}
 	}
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	require.Positive(t, st.Rejected429, "the scenario must provoke a 429")
 	require.Equal(t, int64(blocked), st.Rejected429, "every 429 is recorded on its job")
 	require.Equal(t, int64(len(jobs)+3), st.Accepted)
@@ -53,19 +53,19 @@ func TestUpstream429BlocksWorkspace(t *testing.T) {
 // of spending requests on bad credentials.
 func TestCredentialsRefusedPauseWorkspace(t *testing.T) {
 	h := newHarness(t, "ws-auth")
-	h.cfg.Workspaces[0].APIKey = config.Secret("wrong-key")
-	h.startWorker()
-	first := h.create("ws-auth", "auth-1", 5)
-	got := h.waitState(first.ID, queue.StateFailed, 30*time.Second)
+	h.Cfg.Workspaces[0].APIKey = config.Secret("wrong-key")
+	h.StartWorker()
+	first := h.Create("ws-auth", "auth-1", 5)
+	got := h.WaitState(first.ID, queue.StateFailed, 30*time.Second)
 	require.Contains(t, got.Error, "configuration error")
 
-	second := h.create("ws-auth", "auth-2", 5)
-	h.waitState(second.ID, queue.StateWaiting, 30*time.Second)
-	requests := h.sim.Stats().Requests
+	second := h.Create("ws-auth", "auth-2", 5)
+	h.WaitState(second.ID, queue.StateWaiting, 30*time.Second)
+	requests := h.Sim.Stats().Requests
 	// Give the dispatcher many ticks: the paused workspace sends nothing.
 	require.Never(t, func() bool {
-		j, err := h.jobs.Get(context.Background(), second.ID)
-		return err != nil || j.State != queue.StateWaiting || h.sim.Stats().Requests != requests
+		j, err := h.Jobs.Get(context.Background(), second.ID)
+		return err != nil || j.State != queue.StateWaiting || h.Sim.Stats().Requests != requests
 	}, 20*tick, tick)
 }
 
@@ -74,14 +74,14 @@ func TestCredentialsRefusedPauseWorkspace(t *testing.T) {
 // is not retried.
 func TestUnknownSegmentFailsPermanently(t *testing.T) {
 	h := newHarness(t, "ws-404")
-	h.startWorker()
-	j, _, err := h.jobs.Enqueue(context.Background(), queue.Request{
+	h.StartWorker()
+	j, _, err := h.Jobs.Enqueue(context.Background(), queue.Request{
 		Workspace: "ws-404", Op: queue.OpAdd, Name: "no-such-segment", AttributeName: "uid", AttributeType: "string",
-		FileURL: h.files.URL + "/x/5.csv",
+		FileURL: h.Files.URL + "/x/5.csv",
 	}, queue.EnqueueOptions{})
 	require.NoError(t, err)
-	got := h.waitState(j.ID, queue.StateFailed, 30*time.Second)
+	got := h.WaitState(j.ID, queue.StateFailed, 30*time.Second)
 	require.Contains(t, got.Error, "no-such-segment")
 	require.Equal(t, 1, got.Attempts)
-	require.Equal(t, int64(1), h.sim.Stats().Requests)
+	require.Equal(t, int64(1), h.Sim.Stats().Requests)
 }

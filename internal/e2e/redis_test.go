@@ -14,6 +14,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/stack"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
@@ -24,7 +25,7 @@ import (
 // apiCall sends a request to the harness's API (with the bearer token
 // when given) and returns the status and raw body.
 func (h *harness) apiCall(method, path, token, body string) (int, []byte, error) {
-	req, err := http.NewRequest(method, h.api.URL+path, strings.NewReader(body))
+	req, err := http.NewRequest(method, h.API.URL+path, strings.NewReader(body))
 	if err != nil {
 		return 0, nil, err
 	}
@@ -43,7 +44,7 @@ func (h *harness) apiCall(method, path, token, body string) (int, []byte, error)
 // jobBody is the POST /v1/jobs body of a create with a file of n values.
 func (h *harness) jobBody(ws, name string, n int) string {
 	return fmt.Sprintf(`{"workspace":%q,"name":%q,"attribute_name":"uid","attribute_type":"string","file_url":"%s/%s/%d.csv","expiry_time":1}`,
-		ws, name, h.files.URL, name, n)
+		ws, name, h.Files.URL, name, n)
 }
 
 // accepted is a job the API answered 202 for.
@@ -62,11 +63,11 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 		n, restarts = 100, 4
 	}
 	r := startRedis(t)
-	h := newHarnessWith(t, options{redisURL: r.URL(), configure: func(c *config.Config) {
+	h := newHarnessWith(t, testsystem.Options{Redis: &config.Redis{URL: r.URL()}, Configure: func(c *config.Config) {
 		c.Worker.CallbackTimeout = 4 * time.Second
 	}}, "ws-r1", "ws-r2")
-	h.startWorker()
-	h.startWorker()
+	h.StartWorker()
+	h.StartWorker()
 
 	var (
 		mu       sync.Mutex
@@ -112,15 +113,15 @@ func TestRedisRestartLosesNothing(t *testing.T) {
 	for _, j := range jobs {
 		if j.State == queue.StateOverdue {
 			overdue++
-			t.Logf("overdue (callback lost in the outage): %s", timeline(j))
+			t.Logf("overdue (callback lost in the outage): %s", testsystem.Timeline(j))
 		}
 	}
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	require.LessOrEqual(t, int64(overdue), st.CallbacksFailed, "an overdue job must have lost its callback")
 	h.assertOneCreateEach(names)
 	require.Zero(t, st.Rejected429)
 	require.Zero(t, st.Rejected4xx)
-	h.assertWindows()
+	h.AssertWindows()
 	t.Logf("%d restarts: %d jobs accepted, %d refused with 503, %d overdue, %d callbacks failed",
 		restarts, len(accepted), refused, overdue, st.CallbacksFailed)
 }
@@ -141,7 +142,7 @@ func (h *harness) waitFinal(ids []string, timeout time.Duration, states ...queue
 	require.Eventually(h.t, func() bool {
 		jobs = jobs[:0]
 		for _, id := range ids {
-			j, err := h.jobs.Get(context.Background(), id)
+			j, err := h.Jobs.Get(context.Background(), id)
 			if err != nil || !ok(j.State) {
 				return false
 			}
@@ -160,12 +161,12 @@ func (h *harness) waitFinal(ids []string, timeout time.Duration, states ...queue
 func TestRedisDownAPI503WorkersResume(t *testing.T) {
 	t.Parallel()
 	r := startRedis(t)
-	h := newHarnessWith(t, options{redisURL: r.URL()}, "ws-d")
-	h.startWorker()
-	before := h.create("ws-d", "before-outage", 10)
-	h.waitState(before.ID, queue.StateSucceeded, 30*time.Second)
+	h := newHarnessWith(t, testsystem.Options{Redis: &config.Redis{URL: r.URL()}}, "ws-d")
+	h.StartWorker()
+	before := h.Create("ws-d", "before-outage", 10)
+	h.WaitState(before.ID, queue.StateSucceeded, 30*time.Second)
 
-	inflight := h.create("ws-d", "during-outage", 10)
+	inflight := h.Create("ws-d", "during-outage", 10)
 	r.kill()
 	require.Eventually(t, func() bool {
 		status, _, err := h.apiCall(http.MethodGet, "/readyz", "", "")
@@ -184,14 +185,14 @@ func TestRedisDownAPI503WorkersResume(t *testing.T) {
 		status, _, err := h.apiCall(http.MethodGet, "/readyz", "", "")
 		return err == nil && status == http.StatusOK
 	}, 15*time.Second, 50*time.Millisecond, "/readyz must recover with Redis")
-	got, err := h.jobs.Get(context.Background(), before.ID)
+	got, err := h.Jobs.Get(context.Background(), before.ID)
 	require.NoError(t, err, "a finished job must survive a Redis crash (AOF)")
 	require.Equal(t, queue.StateSucceeded, got.State)
-	h.waitState(inflight.ID, queue.StateSucceeded, 60*time.Second)
-	after := h.create("ws-d", "after-outage", 10)
-	h.waitState(after.ID, queue.StateSucceeded, 30*time.Second)
+	h.WaitState(inflight.ID, queue.StateSucceeded, 60*time.Second)
+	after := h.Create("ws-d", "after-outage", 10)
+	h.WaitState(after.ID, queue.StateSucceeded, 30*time.Second)
 	h.assertOneCreateEach([]string{"before-outage", "during-outage", "after-outage"})
-	_, err = h.jobs.Get(context.Background(), "refused")
+	_, err = h.Jobs.Get(context.Background(), "refused")
 	require.ErrorIs(t, err, queue.ErrNotFound)
 }
 

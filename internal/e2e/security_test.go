@@ -15,6 +15,7 @@ import (
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/httpapi"
 	"github.com/segq/segq/internal/moesim"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -27,15 +28,15 @@ import (
 func TestCallbackTokens(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "ws-sec")
-	h.sim.SetFaults(moesim.Faults{LostCallback: 1})
-	h.startWorker()
-	a := h.create("ws-sec", "victim", 10)
-	b := h.create("ws-sec", "other", 10)
-	h.waitState(a.ID, queue.StateSubmitted, 30*time.Second)
-	h.waitState(b.ID, queue.StateSubmitted, 30*time.Second)
+	h.Sim.SetFaults(moesim.Faults{LostCallback: 1})
+	h.StartWorker()
+	a := h.Create("ws-sec", "victim", 10)
+	b := h.Create("ws-sec", "other", 10)
+	h.WaitState(a.ID, queue.StateSubmitted, 30*time.Second)
+	h.WaitState(b.ID, queue.StateSubmitted, 30*time.Second)
 	s := h.signer()
 	path := func(id string, attempt int) string {
-		return fmt.Sprintf("%s/v1/callbacks/%s/%d", h.api.URL, id, attempt)
+		return fmt.Sprintf("%s/v1/callbacks/%s/%d", h.API.URL, id, attempt)
 	}
 	tokA := s.Token(a.ID, 1)
 
@@ -76,7 +77,7 @@ func TestCallbackTokens(t *testing.T) {
 
 	// The real callback, then replays of it and of a contradiction.
 	require.Equal(t, http.StatusOK, h.postCallback(s.URL(a.ID, 1), success201))
-	done := h.waitState(a.ID, queue.StateSucceeded, 5*time.Second)
+	done := h.WaitState(a.ID, queue.StateSucceeded, 5*time.Second)
 	require.Equal(t, http.StatusOK, h.postCallback(s.URL(a.ID, 1), success201))
 	require.Equal(t, http.StatusOK, h.postCallback(s.URL(a.ID, 1), `{"status":400,"error_message":"replayed"}`))
 	require.Len(t, h.get(a.ID).Timeline, len(done.Timeline))
@@ -87,7 +88,7 @@ func TestCallbackTokens(t *testing.T) {
 // of httpapi.NewHTTPServer, checked and then shortened for the test.
 func slowServer(t *testing.T, h *harness) string {
 	t.Helper()
-	srv := httpapi.NewHTTPServer("127.0.0.1:0", h.handler)
+	srv := httpapi.NewHTTPServer("127.0.0.1:0", h.Handler)
 	require.Positive(t, srv.ReadHeaderTimeout, "slow headers must be cut off")
 	require.Positive(t, srv.ReadTimeout, "slow bodies must be cut off")
 	require.Positive(t, srv.WriteTimeout)
@@ -151,7 +152,7 @@ func TestSlowClients(t *testing.T) {
 func TestAPIAuth(t *testing.T) {
 	t.Parallel()
 	const token = "api-token-0123456789abcdef"
-	h := newHarnessWith(t, options{tokens: []config.Secret{token}, dashboard: true}, "ws-auth")
+	h := newHarnessWith(t, testsystem.Options{Tokens: []config.Secret{token}, Dashboard: true}, "ws-auth")
 	for _, path := range []string{"/v1/jobs", "/v1/limits?workspace=ws-auth", "/monitoring/", "/monitoring/api/queues"} {
 		for _, bad := range []string{"", "wrong-token", token + "x", strings.ToUpper(token)} {
 			status, _, err := h.apiCall(http.MethodGet, path, bad, "")
@@ -165,7 +166,7 @@ func TestAPIAuth(t *testing.T) {
 	status, _, err := h.apiCall(http.MethodPost, "/v1/jobs", "", h.jobBody("ws-auth", "no-token", 5))
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, status)
-	page, err := h.jobs.List(context.Background(), queue.ListOptions{Workspace: "ws-auth"})
+	page, err := h.Jobs.List(context.Background(), queue.ListOptions{Workspace: "ws-auth"})
 	require.NoError(t, err)
 	require.Empty(t, page.Jobs, "a refused request stores nothing")
 	for _, path := range []string{"/healthz", "/readyz"} {
@@ -181,7 +182,7 @@ func TestAPIAuth(t *testing.T) {
 func TestSSRFTargets(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "ws-ssrf")
-	h.startWorker()
+	h.StartWorker()
 	cases := map[string]string{
 		"http://169.254.169.254/latest/meta-data/iam/x.csv": "link-local",
 		"http://10.0.0.1/segment.csv":                       "private",
@@ -191,16 +192,16 @@ func TestSSRFTargets(t *testing.T) {
 	i := 0
 	for url, reason := range cases {
 		i++
-		j, _, err := h.jobs.Enqueue(context.Background(), queue.Request{
+		j, _, err := h.Jobs.Enqueue(context.Background(), queue.Request{
 			Workspace: "ws-ssrf", Name: fmt.Sprintf("ssrf-%d", i), AttributeName: "uid", AttributeType: "string",
 			FileURL: url, ExpiryTime: 1,
 		}, queue.EnqueueOptions{})
 		require.NoError(t, err)
-		got := h.waitState(j.ID, queue.StateFailed, 30*time.Second)
+		got := h.WaitState(j.ID, queue.StateFailed, 30*time.Second)
 		require.Contains(t, got.Error, "refusing to connect", url)
 		require.Contains(t, got.Error, reason, url)
 	}
-	require.Zero(t, h.sim.Stats().Requests, "nothing reaches MoEngage")
+	require.Zero(t, h.Sim.Stats().Requests, "nothing reaches MoEngage")
 }
 
 // TestSecretsNeverLeak runs jobs through every path — success, a 500
@@ -212,19 +213,19 @@ func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	const token = "api-token-secret-0123456789"
 	logs := &lockedBuffer{}
-	h := newHarnessWith(t, options{logs: logs, tokens: []config.Secret{token}}, "ws-leak")
-	h.sim.SetFaults(moesim.Faults{Callback5xx: 1})
-	h.startWorker()
-	j := h.create("ws-leak", "leaky", 10)
-	h.waitState(j.ID, queue.StateRetrying, 30*time.Second)
-	h.sim.SetFaults(moesim.Faults{})
-	h.waitState(j.ID, queue.StateSucceeded, 30*time.Second)
+	h := newHarnessWith(t, testsystem.Options{Logs: logs, Tokens: []config.Secret{token}}, "ws-leak")
+	h.Sim.SetFaults(moesim.Faults{Callback5xx: 1})
+	h.StartWorker()
+	j := h.Create("ws-leak", "leaky", 10)
+	h.WaitState(j.ID, queue.StateRetrying, 30*time.Second)
+	h.Sim.SetFaults(moesim.Faults{})
+	h.WaitState(j.ID, queue.StateSucceeded, 30*time.Second)
 	h.postCallback(h.signer().URL(j.ID, 1)+"x", success201)
 
-	req, err := http.NewRequest(http.MethodPost, h.api.URL+"/v2/custom-segments/file-segment",
-		strings.NewReader(fmt.Sprintf(`{"name":"dropin","attribute_name":"uid","attribute_type":"string","file_url":"%s/dropin/5.csv","expiry_time":1}`, h.files.URL)))
+	req, err := http.NewRequest(http.MethodPost, h.API.URL+"/v2/custom-segments/file-segment",
+		strings.NewReader(fmt.Sprintf(`{"name":"dropin","attribute_name":"uid","attribute_type":"string","file_url":"%s/dropin/5.csv","expiry_time":1}`, h.Files.URL)))
 	require.NoError(t, err)
-	req.SetBasicAuth("ws-leak", h.cfg.Workspaces[0].APIKey.Reveal())
+	req.SetBasicAuth("ws-leak", h.Cfg.Workspaces[0].APIKey.Reveal())
 	resp, err := http.DefaultClient.Do(req)
 	require.NoError(t, err)
 	resp.Body.Close()
@@ -236,8 +237,8 @@ func TestSecretsNeverLeak(t *testing.T) {
 	require.NoError(t, err)
 	s := h.signer()
 	secrets := map[string]string{
-		"MoEngage API key": h.cfg.Workspaces[0].APIKey.Reveal(),
-		"callback secret":  h.cfg.CallbackSecret.Reveal(),
+		"MoEngage API key": h.Cfg.Workspaces[0].APIKey.Reveal(),
+		"callback secret":  h.Cfg.CallbackSecret.Reveal(),
 		"API token":        token,
 		"callback sig 1":   s.Token(j.ID, 1),
 		"callback sig 2":   s.Token(j.ID, 2),

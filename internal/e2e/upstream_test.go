@@ -12,6 +12,7 @@ import (
 	"github.com/segq/segq/callback"
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/moesim"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -37,7 +38,7 @@ func (l *lockedBuffer) String() string {
 // signer returns the callback signer the harness's segq uses, to play
 // MoEngage by hand.
 func (h *harness) signer() *callback.Signer {
-	s, err := callback.NewSigner(h.cfg.CallbackSecret.Reveal(), h.cfg.PublicURL)
+	s, err := callback.NewSigner(h.Cfg.CallbackSecret.Reveal(), h.Cfg.PublicURL)
 	require.NoError(h.t, err)
 	return s
 }
@@ -53,7 +54,7 @@ func (h *harness) postCallback(url, body string) int {
 
 func (h *harness) get(id string) *queue.Job {
 	h.t.Helper()
-	j, err := h.jobs.Get(context.Background(), id)
+	j, err := h.Jobs.Get(context.Background(), id)
 	require.NoError(h.t, err)
 	return j
 }
@@ -61,7 +62,7 @@ func (h *harness) get(id string) *queue.Job {
 // ops returns the ops MoEngage accepted for a segment name, in order.
 func (h *harness) ops(name string) []string {
 	var out []string
-	for _, r := range h.sim.Accepted() {
+	for _, r := range h.Sim.Accepted() {
 		if r.Name == name {
 			out = append(out, r.Op)
 		}
@@ -81,17 +82,17 @@ const (
 func TestSubmit5xxRetried(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "ws-5")
-	h.sim.SetFaults(moesim.Faults{Submit5xx: 1})
-	h.startWorker()
-	j := h.create("ws-5", "five-hundred", 10)
-	h.waitState(j.ID, queue.StateRetrying, 30*time.Second)
-	h.sim.SetFaults(moesim.Faults{})
-	got := h.waitState(j.ID, queue.StateSucceeded, 30*time.Second)
+	h.Sim.SetFaults(moesim.Faults{Submit5xx: 1})
+	h.StartWorker()
+	j := h.Create("ws-5", "five-hundred", 10)
+	h.WaitState(j.ID, queue.StateRetrying, 30*time.Second)
+	h.Sim.SetFaults(moesim.Faults{})
+	got := h.WaitState(j.ID, queue.StateSucceeded, 30*time.Second)
 	require.GreaterOrEqual(t, got.Attempts, 2)
 	require.GreaterOrEqual(t, got.FailedAttempts, 1)
-	require.Contains(t, timeline(got), "submit failed")
+	require.Contains(t, testsystem.Timeline(got), "submit failed")
 	require.Equal(t, []string{"create"}, h.ops("five-hundred"))
-	require.NotZero(t, h.sim.Stats().Failed5xx)
+	require.NotZero(t, h.Sim.Stats().Failed5xx)
 }
 
 // TestSubmitTimeout: MoEngage accepts the create but answers after the
@@ -105,30 +106,30 @@ func TestSubmitTimeout(t *testing.T) {
 	t.Run("callback first", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, "ws-to1")
-		h.sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second})
-		h.startWorker()
-		j := h.create("ws-to1", "slow-answer", 10)
-		got := h.waitState(j.ID, queue.StateSucceeded, 30*time.Second)
+		h.Sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second})
+		h.StartWorker()
+		j := h.Create("ws-to1", "slow-answer", 10)
+		got := h.WaitState(j.ID, queue.StateSucceeded, 30*time.Second)
 		require.Equal(t, 1, got.Attempts)
 		require.Equal(t, []string{"create"}, h.ops("slow-answer"))
 	})
 	t.Run("retried as add", func(t *testing.T) {
 		t.Parallel()
 		h := newHarness(t, "ws-to2")
-		h.sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second, CallbackDelay: 4 * time.Second})
-		h.startWorker()
-		j := h.create("ws-to2", "slow-answer", 10)
-		h.waitState(j.ID, queue.StateRetrying, 30*time.Second)
-		h.sim.SetFaults(moesim.Faults{})
-		got := h.waitState(j.ID, queue.StateSucceeded, 30*time.Second)
+		h.Sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second, CallbackDelay: 4 * time.Second})
+		h.StartWorker()
+		j := h.Create("ws-to2", "slow-answer", 10)
+		h.WaitState(j.ID, queue.StateRetrying, 30*time.Second)
+		h.Sim.SetFaults(moesim.Faults{})
+		got := h.WaitState(j.ID, queue.StateSucceeded, 30*time.Second)
 		require.Equal(t, queue.OpAdd, got.SubmitOp)
 		require.Equal(t, 2, got.Attempts)
 		require.Equal(t, []string{"create", "add"}, h.ops("slow-answer"))
-		rec := h.sim.Accepted()
+		rec := h.Sim.Accepted()
 		require.Equal(t, rec[0].CSID, rec[1].CSID, "the add goes to the created segment")
-		require.Zero(t, h.sim.Stats().Rejected4xx, "no second create (409)")
+		require.Zero(t, h.Sim.Stats().Rejected4xx, "no second create (409)")
 		// The first attempt's callback arrives after all: stale.
-		require.Eventually(t, func() bool { return h.sim.Stats().CallbacksSent == 2 }, 15*time.Second, 20*time.Millisecond)
+		require.Eventually(t, func() bool { return h.Sim.Stats().CallbacksSent == 2 }, 15*time.Second, 20*time.Millisecond)
 		require.Equal(t, queue.StateSucceeded, h.get(j.ID).State)
 		require.Equal(t, 2, h.get(j.ID).Attempts)
 	})
@@ -141,10 +142,10 @@ func TestSubmitTimeout(t *testing.T) {
 func TestCallbacksOutOfOrderAndDuplicate(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "ws-oo")
-	h.sim.SetFaults(moesim.Faults{LostCallback: 1}) // segq hears only what the test sends
-	h.startWorker()
-	j := h.create("ws-oo", "out-of-order", 10)
-	h.waitState(j.ID, queue.StateSubmitted, 30*time.Second)
+	h.Sim.SetFaults(moesim.Faults{LostCallback: 1}) // segq hears only what the test sends
+	h.StartWorker()
+	j := h.Create("ws-oo", "out-of-order", 10)
+	h.WaitState(j.ID, queue.StateSubmitted, 30*time.Second)
 	s := h.signer()
 
 	// Attempt 1 fails with a 500: the job retries as attempt 2.
@@ -163,7 +164,7 @@ func TestCallbacksOutOfOrderAndDuplicate(t *testing.T) {
 
 	// Attempt 2 succeeds; duplicates and contradictions after it change nothing.
 	require.Equal(t, http.StatusOK, h.postCallback(s.URL(j.ID, 2), success201))
-	got := h.waitState(j.ID, queue.StateSucceeded, 5*time.Second)
+	got := h.WaitState(j.ID, queue.StateSucceeded, 5*time.Second)
 	for _, body := range []string{success201, failure500, `{"status":400,"error_message":"late"}`} {
 		require.Equal(t, http.StatusOK, h.postCallback(s.URL(j.ID, 2), body))
 	}
@@ -179,21 +180,21 @@ func TestCallbacksOutOfOrderAndDuplicate(t *testing.T) {
 func TestLostCallbackOverdueThenLate(t *testing.T) {
 	t.Parallel()
 	logs := &lockedBuffer{}
-	h := newHarnessWith(t, options{logs: logs, configure: func(c *config.Config) {
+	h := newHarnessWith(t, testsystem.Options{Logs: logs, Configure: func(c *config.Config) {
 		c.Worker.CallbackTimeout = time.Second
 	}}, "ws-lost")
-	h.sim.SetFaults(moesim.Faults{LostCallback: 1})
-	h.startWorker()
-	j := h.create("ws-lost", "lost-callback", 10)
-	od := h.waitState(j.ID, queue.StateOverdue, 30*time.Second)
-	require.Contains(t, timeline(od), "no callback within 1s")
+	h.Sim.SetFaults(moesim.Faults{LostCallback: 1})
+	h.StartWorker()
+	j := h.Create("ws-lost", "lost-callback", 10)
+	od := h.WaitState(j.ID, queue.StateOverdue, 30*time.Second)
+	require.Contains(t, testsystem.Timeline(od), "no callback within 1s")
 	require.Eventually(t, func() bool {
 		return strings.Contains(logs.String(), `"msg":"job overdue"`)
 	}, 5*time.Second, 20*time.Millisecond, "the overdue transition is logged")
-	require.EqualValues(t, 1, h.sim.Stats().CallbacksLost)
+	require.EqualValues(t, 1, h.Sim.Stats().CallbacksLost)
 
 	require.Equal(t, http.StatusOK, h.postCallback(h.signer().URL(j.ID, 1), success201))
-	got := h.waitState(j.ID, queue.StateSucceeded, 5*time.Second)
+	got := h.WaitState(j.ID, queue.StateSucceeded, 5*time.Second)
 	require.Equal(t, int64(10), *got.UserCount)
 	require.Equal(t, []string{"create"}, h.ops("lost-callback"))
 }
@@ -203,11 +204,11 @@ func TestLostCallbackOverdueThenLate(t *testing.T) {
 func TestCallbackDelayedAndDuplicated(t *testing.T) {
 	t.Parallel()
 	h := newHarness(t, "ws-dd")
-	h.sim.SetFaults(moesim.Faults{DuplicateCallback: 1, CallbackDelay: 700 * time.Millisecond})
-	h.startWorker()
-	j := h.create("ws-dd", "delayed-dup", 10)
-	h.waitState(j.ID, queue.StateSucceeded, 30*time.Second)
-	require.Eventually(t, func() bool { return h.sim.Stats().CallbacksSent == 2 }, 10*time.Second, 20*time.Millisecond)
+	h.Sim.SetFaults(moesim.Faults{DuplicateCallback: 1, CallbackDelay: 700 * time.Millisecond})
+	h.StartWorker()
+	j := h.Create("ws-dd", "delayed-dup", 10)
+	h.WaitState(j.ID, queue.StateSucceeded, 30*time.Second)
+	require.Eventually(t, func() bool { return h.Sim.Stats().CallbacksSent == 2 }, 10*time.Second, 20*time.Millisecond)
 	got := h.get(j.ID)
 	succeeded := 0
 	for _, e := range got.Timeline {
@@ -215,6 +216,6 @@ func TestCallbackDelayedAndDuplicated(t *testing.T) {
 			succeeded++
 		}
 	}
-	require.Equal(t, 1, succeeded, "one terminal transition: %s", timeline(got))
+	require.Equal(t, 1, succeeded, "one terminal transition: %s", testsystem.Timeline(got))
 	require.Equal(t, []string{"create"}, h.ops("delayed-dup"))
 }

@@ -23,17 +23,17 @@ func TestClusterEndToEnd(t *testing.T) {
 	})
 	const perWS = 10
 	jobs := h.runScenario(perWS, nil)
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	require.Zero(t, st.Rejected429, "segq must never cause a 429")
 	require.Equal(t, int64(len(jobs)), st.Accepted)
-	h.assertWindows()
+	h.AssertWindows()
 
 	// The two workspaces' keys hash to different masters, so
 	// the run crossed nodes (and every script kept to its own slot).
 	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs})
 	defer cc.Close()
 	masters := map[string]bool{}
-	for _, w := range h.cfg.Workspaces {
+	for _, w := range h.Cfg.Workspaces {
 		slot, err := cc.ClusterKeySlot(context.Background(), limiter.Keys(w.ID)[0]).Result()
 		require.NoError(t, err)
 		masters[masterOf(t, cc, slot)] = true

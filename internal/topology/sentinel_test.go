@@ -24,8 +24,8 @@ func TestSentinelFailover(t *testing.T) {
 		failedOver = true
 	})
 	require.True(t, failedOver)
-	st := h.sim.Stats()
+	st := h.Sim.Stats()
 	require.Zero(t, st.Rejected429, "segq must never cause a 429")
 	require.Equal(t, int64(len(jobs)), st.Accepted, "every job submitted exactly once")
-	h.assertWindows()
+	h.AssertWindows()
 }

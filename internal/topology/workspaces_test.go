@@ -10,6 +10,7 @@ import (
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/moengage"
 	"github.com/segq/segq/internal/testredis"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -35,7 +36,7 @@ func TestRefusedCredentialsPauseOnlyTheirWorkspace(t *testing.T) {
 
 	var failed, waiting int
 	for _, j := range bad {
-		got, err := h.jobs.Get(context.Background(), j.ID)
+		got, err := h.Jobs.Get(context.Background(), j.ID)
 		require.NoError(t, err)
 		switch got.State {
 		case queue.StateFailed:
@@ -49,8 +50,8 @@ func TestRefusedCredentialsPauseOnlyTheirWorkspace(t *testing.T) {
 	}
 	require.Positive(t, failed, "the refused submission fails its job")
 	require.Positive(t, waiting, "the paused workspace's other jobs keep waiting")
-	require.Zero(t, h.sim.Stats().Rejected429)
-	require.Empty(t, h.acceptedAt()["ws-bad"])
+	require.Zero(t, h.Sim.Stats().Rejected429)
+	require.Empty(t, h.AcceptedAt()["ws-bad"])
 }
 
 // TestUpstreamQuotaBlockOnlyDelaysItsWorkspace: someone else spends
@@ -72,7 +73,7 @@ func TestUpstreamQuotaBlockOnlyDelaysItsWorkspace(t *testing.T) {
 	free := h.runScenarioIn("ws-free", 10)
 	h.requireOnSchedule("ws-free", len(free))
 	for _, j := range free {
-		got, err := h.jobs.Get(context.Background(), j.ID)
+		got, err := h.Jobs.Get(context.Background(), j.ID)
 		require.NoError(t, err)
 		require.Equal(t, 1, got.Attempts, "ws-free job %s was retried", j.ID)
 	}
@@ -84,20 +85,20 @@ func TestUpstreamQuotaBlockOnlyDelaysItsWorkspace(t *testing.T) {
 		}
 	}
 	require.True(t, blocked, "no ws-busy job met the 429")
-	require.Positive(t, h.sim.Stats().Rejected429)
-	h.assertWindows()
+	require.Positive(t, h.Sim.Stats().Rejected429)
+	h.AssertWindows()
 }
 
 // spendQuota submits n creates to the simulator for ws directly, as
 // another team sharing the workspace would.
 func (h *harness) spendQuota(ws string, n int) {
 	h.t.Helper()
-	up, err := moengage.New(moengage.Config{WorkspaceID: ws, APIKey: "key-" + ws, BaseURL: h.simURL})
+	up, err := moengage.New(moengage.Config{WorkspaceID: ws, APIKey: "key-" + ws, BaseURL: h.SimURL})
 	require.NoError(h.t, err)
 	for i := range n {
 		name := fmt.Sprintf("other-team-%02d", i)
 		_, err := up.Create(context.Background(), moengage.SegmentRequest{
-			Name: name, AttributeName: "uid", AttributeType: "string", FileURL: h.fileURL(name, 10), ExpiryTime: 1,
+			Name: name, AttributeName: "uid", AttributeType: "string", FileURL: h.FileURL(name, 10), ExpiryTime: 1,
 		})
 		require.NoError(h.t, err)
 	}
@@ -107,8 +108,8 @@ func (h *harness) spendQuota(ws string, n int) {
 // for all of them to succeed.
 func (h *harness) runScenarioIn(ws string, n int) []*queue.Job {
 	h.t.Helper()
-	h.startWorker()
-	h.startWorker()
+	h.StartWorker()
+	h.StartWorker()
 	var jobs []*queue.Job
 	for i := range n {
 		jobs = append(jobs, h.create(ws, fmt.Sprintf("%s-seg-%02d", ws, i), 40))
@@ -125,30 +126,12 @@ func (h *harness) runScenarioIn(ws string, n int) []*queue.Job {
 // trouble cost it nothing.
 func (h *harness) requireOnSchedule(ws string, n int) {
 	h.t.Helper()
-	w, ok := h.cfg.Workspace(ws)
+	w, ok := h.Cfg.Workspace(ws)
 	require.True(h.t, ok)
-	at := h.acceptedAt()[ws]
+	at := h.AcceptedAt()[ws]
 	require.Len(h.t, at, n)
-	ideal := earliestSchedule(at[0], n, w.Limits.Ops, w.Limits.SafetyMargin)
+	ideal := testsystem.EarliestSchedule(at[0], n, w.Limits.Ops, w.Limits.SafetyMargin)
 	late := at[n-1].Sub(ideal[n-1])
 	h.t.Logf("workspace %s: last submission %v after the ideal schedule", ws, late)
 	require.Less(h.t, late, tick+time.Second, "schedule of %s far behind the ideal", ws)
-}
-
-// earliestSchedule is the greedy schedule of n ops from first on: each op
-// as early as every window (plus margin) allows.
-func earliestSchedule(first time.Time, n int, wins []config.Window, margin time.Duration) []time.Time {
-	out := []time.Time{first}
-	for k := 1; k < n; k++ {
-		t := out[k-1]
-		for _, w := range wins {
-			if back := k - int(w.Max); back >= 0 {
-				if c := out[back].Add(w.Window + margin); c.After(t) {
-					t = c
-				}
-			}
-		}
-		out = append(out, t)
-	}
-	return out
 }

@@ -12,14 +12,21 @@ import (
 	"go.uber.org/zap"
 )
 
-// dispatch runs until ctx is done: every Tick it hands slots to pending
-// jobs whose turn came within the horizon; every ReconcileEvery it repairs
-// what a crash may have left half done. Every replica runs it; the
+// etaEvery is how often the dispatcher re-estimates the ETA of jobs
+// waiting without a slot: one estimate per workspace serves all of them,
+// instead of one per reservation on the hot path.
+const etaEvery = time.Second
+
+// dispatch runs until ctx is done: every Tick it turns new jobs into
+// validation tasks, hands slots to pending jobs whose turn came within the
+// horizon and relays finished jobs; every etaEvery it refreshes the ETAs
+// of jobs without a slot; every ReconcileEvery it repairs what a crash may
+// have left half done. Every replica runs it; the
 // limiter's scripts make concurrent runs safe.
 func (w *Worker) dispatch(ctx context.Context) {
 	tick := time.NewTicker(w.cfg.Tick)
 	defer tick.Stop()
-	lastReconcile := time.Time{}
+	var lastReconcile, lastETA time.Time
 	for {
 		select {
 		case <-ctx.Done():
@@ -35,6 +42,14 @@ func (w *Worker) dispatch(ctx context.Context) {
 			}
 			if err := w.relayOutbox(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("relay outbox", zap.String("workspace", ws.ID), zap.Error(err))
+			}
+		}
+		if time.Since(lastETA) >= etaEvery {
+			lastETA = time.Now()
+			for _, ws := range w.ws {
+				if err := w.refreshETAs(ctx, ws); err != nil && ctx.Err() == nil {
+					w.log.Warn("refresh ETAs", zap.String("workspace", ws.ID), zap.Error(err))
+				}
 			}
 		}
 		if time.Since(lastReconcile) >= w.cfg.ReconcileEvery {
@@ -56,20 +71,17 @@ func (w *Worker) drainInbox(ctx context.Context, ws *Workspace) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := w.enqueueValidate(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.enqueueValidations(ctx, ids)
 }
 
-// enqueueValidate enqueues the first validation of a job; a task that
-// exists already makes it a no-op.
-func (w *Worker) enqueueValidate(ctx context.Context, id string) error {
-	task, opts := queue.NewValidateTask(id, 1)
-	if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
-		return err
+// enqueueValidations enqueues the first validation of each job; a task
+// that exists already makes it a no-op.
+func (w *Worker) enqueueValidations(ctx context.Context, ids []string) error {
+	for _, id := range ids {
+		task, opts := queue.NewValidateTask(id, 1)
+		if _, err := w.jobs.Tasks().EnqueueContext(ctx, task, opts...); err != nil && !errors.Is(err, asynq.ErrTaskIDConflict) {
+			return err
+		}
 	}
 	return nil
 }
@@ -115,7 +127,7 @@ func (w *Worker) scheduleReservation(ctx context.Context, ws string, r limiter.R
 func (w *Worker) reconcileAll(ctx context.Context) {
 	for _, ws := range w.ws {
 		for _, step := range []func(context.Context, *Workspace) error{
-			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue, w.refreshETAs,
+			w.reenqueueAccepted, w.rescheduleReserved, w.reconcileSubmitting, w.markOverdue,
 		} {
 			if err := step(ctx, ws); err != nil && ctx.Err() == nil {
 				w.log.Warn("reconcile", zap.String("workspace", ws.ID), zap.Error(err))
@@ -135,12 +147,7 @@ func (w *Worker) reenqueueAccepted(ctx context.Context, ws *Workspace) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
-		if err := w.enqueueValidate(ctx, id); err != nil {
-			return err
-		}
-	}
-	return nil
+	return w.enqueueValidations(ctx, ids)
 }
 
 // rescheduleReserved makes sure every reserved slot has its submit task.

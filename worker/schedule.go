@@ -17,7 +17,8 @@ import (
 func (w *Worker) recordReservation(ctx context.Context, id string, attempt int, res limiter.Reservation) (*queue.Job, error) {
 	detail := "slot reserved at " + fmtTime(res.Slot)
 	if res.Status == limiter.Pending {
-		detail = "waiting for a slot, estimated " + fmtTime(res.ETA)
+		// The dispatcher estimates its ETA within etaEvery.
+		detail = "waiting for a slot: none free within the horizon"
 	}
 	return w.jobs.Transition(ctx, id, queue.StateWaiting, detail, func(j *queue.Job) error {
 		// Only a job still before its send takes a slot: the dispatcher may

@@ -165,13 +165,6 @@ func (w *Worker) reserve(ctx context.Context, j *queue.Job) error {
 		return fmt.Errorf("reserve %s: %w", j.ID, err)
 	}
 	wsID, rid := j.Workspace, j.ReservationID()
-	if res.Status == limiter.Pending {
-		// No slot within the horizon yet: tell the producer when, as the
-		// queue ahead of it stands now (refreshed by the reconciler).
-		if etas, err := w.lim.Estimate(ctx, wsID, ws.Limits); err == nil {
-			res.ETA = etas[rid]
-		}
-	}
 	j, err = w.recordReservation(ctx, j.ID, j.Attempts, res)
 	if err != nil {
 		var se *queue.StateError

@@ -1,42 +1,23 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"net/http"
 	"regexp"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/stretchr/testify/require"
 )
-
-// syncBuffer is a bytes.Buffer safe for the command's goroutines.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestDevRunsDemoToSuccess runs `segq dev` as a user would (embedded
 // Redis, simulator, API, worker) and follows the demo job to succeeded,
 // then reads it back through the API with its timeline.
 func TestDevRunsDemoToSuccess(t *testing.T) {
 	t.Setenv("SEGQ_LOG_LEVEL", "warn")
-	out := &syncBuffer{}
+	out := &testsystem.LockedBuffer{}
 	cmd := newRootCmd()
 	cmd.SetOut(out)
 	cmd.SetErr(out)

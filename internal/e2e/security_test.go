@@ -212,7 +212,7 @@ func TestSSRFTargets(t *testing.T) {
 func TestSecretsNeverLeak(t *testing.T) {
 	t.Parallel()
 	const token = "api-token-secret-0123456789"
-	logs := &lockedBuffer{}
+	logs := &testsystem.LockedBuffer{}
 	h := newHarnessWith(t, testsystem.Options{Logs: logs, Tokens: []config.Secret{token}}, "ws-leak")
 	h.Sim.SetFaults(moesim.Faults{Callback5xx: 1})
 	h.StartWorker()

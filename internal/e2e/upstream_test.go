@@ -1,11 +1,9 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"net/http"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,24 +14,6 @@ import (
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
-
-// lockedBuffer collects log lines from many goroutines.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // signer returns the callback signer the harness's segq uses, to play
 // MoEngage by hand.
@@ -179,7 +159,7 @@ func TestCallbacksOutOfOrderAndDuplicate(t *testing.T) {
 // transition), and a callback arriving later still finishes it.
 func TestLostCallbackOverdueThenLate(t *testing.T) {
 	t.Parallel()
-	logs := &lockedBuffer{}
+	logs := &testsystem.LockedBuffer{}
 	h := newHarnessWith(t, testsystem.Options{Logs: logs, Configure: func(c *config.Config) {
 		c.Worker.CallbackTimeout = time.Second
 	}}, "ws-lost")

@@ -1,7 +1,6 @@
 package obs_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
 	"encoding/hex"
@@ -21,28 +20,11 @@ import (
 	"github.com/segq/segq/internal/moesim"
 	"github.com/segq/segq/internal/safehttp"
 	"github.com/segq/segq/internal/stack"
+	"github.com/segq/segq/internal/testsystem"
 	"github.com/stretchr/testify/require"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 )
-
-// lockedBuffer is an io.Writer safe for the concurrent writers of a log.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // webhooks records the producer-side relay deliveries.
 type webhooks struct {
@@ -78,7 +60,7 @@ const (
 // tokens of the callback URLs.
 func TestNoSecretsInLogs(t *testing.T) {
 	t.Parallel()
-	logs := &lockedBuffer{}
+	logs := &testsystem.LockedBuffer{}
 	enc := zapcore.NewJSONEncoder(zap.NewProductionEncoderConfig())
 	log := zap.New(zapcore.NewCore(enc, zapcore.AddSync(logs), zap.DebugLevel))
 	mr := miniredis.RunT(t)
@@ -166,7 +148,7 @@ func TestNoSecretsInLogs(t *testing.T) {
 
 // waitSucceeded polls a job until it succeeds and returns its JSON; on
 // timeout it fails with the job and the logs.
-func waitSucceeded(t *testing.T, url string, logs *lockedBuffer) string {
+func waitSucceeded(t *testing.T, url string, logs *testsystem.LockedBuffer) string {
 	t.Helper()
 	var body string
 	for deadline := time.Now().Add(30 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {

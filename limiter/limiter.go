@@ -10,7 +10,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/redis/go-redis/v9"
+	"github.com/segq/segq/internal/autopipe"
 )
 
 // promoteBatch bounds the entries one promote script hands slots to, so a
@@ -19,15 +19,17 @@ const promoteBatch = 64
 
 // Limiter makes limiter decisions on Redis. It is safe for concurrent use.
 type Limiter struct {
-	rdb redis.Scripter
+	// pipe sends decisions that callers make at the same time as one
+	// pipeline (see internal/autopipe): each is still its own script.
+	pipe *autopipe.Pipe
 	// keys caches Keys per workspace (a handful, from configuration).
 	keys sync.Map
 }
 
 // New returns a Limiter on rdb: a client, ring or cluster client (all keys
 // of a workspace share one hash tag).
-func New(rdb redis.Scripter) *Limiter {
-	return &Limiter{rdb: rdb}
+func New(rdb autopipe.Client) *Limiter {
+	return &Limiter{pipe: autopipe.New(rdb, 0)}
 }
 
 // Reserve asks for the earliest slot at which req fits every limit, given

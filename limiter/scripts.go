@@ -86,7 +86,7 @@ func (l *Limiter) run(ctx context.Context, s *redis.Script, ws string, args ...a
 	if !ok {
 		keys, _ = l.keys.LoadOrStore(ws, Keys(ws))
 	}
-	v, err := s.Run(ctx, l.rdb, keys.([]string), args...).Result()
+	v, err := l.pipe.Run(ctx, s, keys.([]string), args...).Result()
 	if err != nil {
 		return nil, fmt.Errorf("limiter: workspace %s: %w", ws, err)
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+	"github.com/segq/segq/internal/autopipe"
 )
 
 // Errors callers act on.
@@ -119,7 +120,11 @@ return nv
 // record's version, so concurrent workers, callbacks and cancels never
 // overwrite each other.
 type Store struct {
-	rdb      redis.UniversalClient
+	rdb redis.UniversalClient
+	// pipe sends the loads and saves that callers make at the same time as
+	// one pipeline (see internal/autopipe): a burst of callbacks costs a
+	// few round trips, not three each.
+	pipe     *autopipe.Pipe
 	now      func() time.Time
 	observer func(from State, j *Job)
 	located  locatorCache
@@ -139,7 +144,7 @@ func WithObserver(fn func(from State, j *Job)) StoreOption {
 
 // NewStore returns a Store over rdb.
 func NewStore(rdb redis.UniversalClient, opts ...StoreOption) *Store {
-	s := &Store{rdb: rdb, now: time.Now}
+	s := &Store{rdb: rdb, pipe: autopipe.New(rdb, 0), now: time.Now}
 	for _, o := range opts {
 		o(s)
 	}
@@ -183,8 +188,9 @@ func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job
 }
 
 // runCreate writes the locator, runs createScript and adds the workspace
-// to the workspace set in one round trip. The pipeline keeps that order
-// on one server, so a record is never stored without its locator; on
+// to the workspace set in one round trip, through the pipe. The pipeline
+// keeps that order on one server, so a record is never stored without its
+// locator; on
 // Redis Cluster the client splits it by slot, which is as safe since
 // every command is idempotent and the script is what decides. A NOSCRIPT
 // reply (the script cache was flushed) falls back to one EVAL.
@@ -192,11 +198,9 @@ func (s *Store) runCreate(ctx context.Context, j *Job, data []byte, claim string
 	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State),
 		nameKey(j.Workspace, j.Name), inboxKey(j.Workspace)}
 	at := j.CreatedAt.UnixMilli()
-	pipe := s.rdb.Pipeline()
-	loc := pipe.Set(ctx, locatorKey(j.ID), j.Workspace, 0)
-	run := createScript.EvalSha(ctx, pipe, keys, j.ID, data, claim, at)
-	pipe.SAdd(ctx, workspacesKey, j.Workspace)
-	_, err := pipe.Exec(ctx)
+	loc := redis.NewStatusCmd(ctx, "set", locatorKey(j.ID), j.Workspace)
+	run := autopipe.EvalSha(ctx, createScript, keys, j.ID, data, claim, at)
+	err := s.pipe.Do(ctx, loc, run, redis.NewIntCmd(ctx, "sadd", workspacesKey, j.Workspace))
 	if loc.Err() != nil {
 		return nil, loc.Err()
 	}
@@ -220,7 +224,9 @@ func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
 	if err != nil {
 		return nil, "", err
 	}
-	vals, err := s.rdb.HMGet(ctx, jobKey(ws, id), "data", "v").Result()
+	hmget := redis.NewSliceCmd(ctx, "hmget", jobKey(ws, id), "data", "v")
+	_ = s.pipe.Do(ctx, hmget)
+	vals, err := hmget.Result()
 	if err != nil {
 		return nil, "", unavailable("get job", err)
 	}
@@ -242,7 +248,9 @@ func (s *Store) locate(ctx context.Context, id string) (string, error) {
 	if ws, ok := s.located.get(id); ok {
 		return ws, nil
 	}
-	ws, err := s.rdb.Get(ctx, locatorKey(id)).Result()
+	get := redis.NewStringCmd(ctx, "get", locatorKey(id))
+	_ = s.pipe.Do(ctx, get)
+	ws, err := get.Result()
 	if errors.Is(err, redis.Nil) {
 		return "", ErrNotFound
 	}
@@ -283,7 +291,7 @@ func (s *Store) Update(ctx context.Context, id string, fn func(j *Job) error) (*
 		}
 		keys := []string{jobKey(j.Workspace, id), stateKey(j.Workspace, from), stateKey(j.Workspace, j.State),
 			nameKey(j.Workspace, j.Name), outboxKey(j.Workspace)}
-		nv, err := saveScript.Run(ctx, s.rdb, keys, v, data, id, release, outbox).Int64()
+		nv, err := s.pipe.Run(ctx, saveScript, keys, v, data, id, release, outbox).Int64()
 		if err != nil {
 			return nil, unavailable("save job", err)
 		}

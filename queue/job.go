@@ -104,9 +104,16 @@ func NewTime(t time.Time) Time { return Time{t.UTC().Truncate(time.Millisecond)}
 // TimePtr returns a pointer to NewTime(t).
 func TimePtr(t time.Time) *Time { v := NewTime(t); return &v }
 
-// MarshalJSON renders RFC 3339 in UTC.
+// timeLayout is RFC 3339 with milliseconds; times are always UTC.
+const timeLayout = "2006-01-02T15:04:05.000Z07:00"
+
+// MarshalJSON renders RFC 3339 in UTC. It formats into one small buffer:
+// a job record holds a dozen times and is encoded on every change.
 func (t Time) MarshalJSON() ([]byte, error) {
-	return []byte(`"` + t.UTC().Format("2006-01-02T15:04:05.000Z07:00") + `"`), nil
+	b := make([]byte, 0, len(timeLayout)+2)
+	b = append(b, '"')
+	b = t.UTC().AppendFormat(b, timeLayout)
+	return append(b, '"'), nil
 }
 
 // UnmarshalJSON parses RFC 3339.

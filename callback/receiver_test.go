@@ -106,6 +106,23 @@ func TestReceiverSuccessIsIdempotent(t *testing.T) {
 	require.Len(t, j.Timeline, n, "a duplicate changes nothing")
 }
 
+// An operator's resolution of an overdue job stands when the callback
+// turns up after all.
+func TestReceiverAfterResolution(t *testing.T) {
+	t.Parallel()
+	b := setupReceiver(t)
+	ctx := context.Background()
+	_, err := b.jobs.Store().Transition(ctx, b.job.ID, queue.StateOverdue, "test", nil)
+	require.NoError(t, err)
+	_, err = b.jobs.Resolve(ctx, b.job.ID, queue.Resolution{State: queue.StateFailed, Reason: "not in MoEngage"})
+	require.NoError(t, err)
+	n := len(b.state(t).Timeline)
+	require.Equal(t, http.StatusOK, b.post(t, b.url(1), success))
+	j := b.state(t)
+	require.Equal(t, queue.StateFailed, j.State)
+	require.Len(t, j.Timeline, n)
+}
+
 func TestReceiverServerErrorRetries(t *testing.T) {
 	t.Parallel()
 	b := setupReceiver(t)

@@ -2,7 +2,9 @@ package main
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -11,8 +13,8 @@ import (
 )
 
 func newJobsCmd(g *globalFlags) *cobra.Command {
-	cmd := &cobra.Command{Use: "jobs", Short: "List, show and cancel jobs"}
-	cmd.AddCommand(newJobsListCmd(g), newJobsShowCmd(g), newJobsCancelCmd(g))
+	cmd := &cobra.Command{Use: "jobs", Short: "List, show, cancel and resolve jobs"}
+	cmd.AddCommand(newJobsListCmd(g), newJobsShowCmd(g), newJobsCancelCmd(g), newJobsResolveCmd(g))
 	return cmd
 }
 
@@ -90,4 +92,41 @@ func newJobsCancelCmd(g *globalFlags) *cobra.Command {
 			return nil
 		}),
 	}
+}
+
+func newJobsResolveCmd(g *globalFlags) *cobra.Command {
+	var (
+		r      queue.Resolution
+		state  string
+		asJSON bool
+	)
+	cmd := &cobra.Command{
+		Use:   "resolve ID --state succeeded|failed --reason TEXT [--cs-id ID]",
+		Short: "Settle an unknown or overdue job after looking it up in MoEngage (exit 1 if it is neither)",
+		Long: "Settle a job whose outcome segq cannot know (unknown) or never heard (overdue), as a\n" +
+			"callback would: a create's name is released and the producer's callback_url is told.\n" +
+			"Look the segment up in MoEngage first (docs/operations.md §6).",
+		Args: cobra.ExactArgs(1),
+		RunE: withClient(g, func(cmd *cobra.Command, args []string, c *queue.Client) error {
+			r.State = queue.State(state)
+			j, err := c.Resolve(cmd.Context(), args[0], r)
+			var fe *queue.FieldError
+			switch {
+			case errors.As(err, &fe):
+				return usageError(fmt.Errorf("--%s: %s", strings.ReplaceAll(fe.Field, "_", "-"), fe.Message))
+			case err != nil:
+				return &exitError{code: codeFailed, err: err}
+			}
+			if !asJSON {
+				cmd.Printf("job %s resolved as %s\n", j.ID, j.State)
+				return nil
+			}
+			return printJob(cmd.OutOrStdout(), j, true)
+		}),
+	}
+	cmd.Flags().StringVar(&state, "state", "", "the outcome: succeeded or failed")
+	cmd.Flags().StringVar(&r.Reason, "reason", "", "what MoEngage showed (required; kept in the timeline)")
+	cmd.Flags().StringVar(&r.CSID, "cs-id", "", "the segment's id in MoEngage, for a create that succeeded")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the job as JSON")
+	return cmd
 }

@@ -74,6 +74,20 @@ func (s *Server) handleCancel(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, j)
 }
 
+// handleResolve settles an unknown or overdue job as an operator says.
+func (s *Server) handleResolve(w http.ResponseWriter, r *http.Request) {
+	var res queue.Resolution
+	if !decode(w, r, &res) {
+		return
+	}
+	j, err := s.cfg.Jobs.Resolve(r.Context(), r.PathValue("id"), res)
+	if err != nil {
+		writeErr(w, err)
+		return
+	}
+	writeJSON(w, http.StatusOK, j)
+}
+
 // Limits is the answer of GET /v1/limits: usage against every limit of a
 // workspace (DESIGN §7).
 type Limits struct {

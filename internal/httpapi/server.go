@@ -97,6 +97,7 @@ func (s *Server) routes() []route {
 		{"GET /v1/jobs", s.auth(http.HandlerFunc(s.handleList))},
 		{"GET /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleGet))},
 		{"DELETE /v1/jobs/{id}", s.auth(http.HandlerFunc(s.handleCancel))},
+		{"POST /v1/jobs/{id}/resolve", s.auth(http.HandlerFunc(s.handleResolve))},
 		{"GET /v1/limits", s.auth(http.HandlerFunc(s.handleLimits))},
 		{"POST /v2/custom-segments/file-segment", s.dropIn(queue.OpCreate)},
 		{"PUT /v2/custom-segments/file-segment/add-users", s.dropIn(queue.OpAdd)},

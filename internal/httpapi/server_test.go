@@ -18,8 +18,9 @@ import (
 )
 
 type testBundle struct {
-	mr  *miniredis.Miniredis
-	srv *httptest.Server
+	mr   *miniredis.Miniredis
+	srv  *httptest.Server
+	jobs *queue.Client
 }
 
 const token = "test-token-0123456789"
@@ -37,7 +38,7 @@ func setup(t *testing.T) *testBundle {
 		Workspaces: []httpapi.Workspace{{ID: "ws1", Limits: limiter.DefaultLimits(), APIKey: "moe-key"}},
 	}).Handler())
 	t.Cleanup(srv.Close)
-	return &testBundle{mr: mr, srv: srv}
+	return &testBundle{mr: mr, srv: srv, jobs: jobs}
 }
 
 // do sends a request with the bearer token and returns status and body.
@@ -125,6 +126,50 @@ func TestEnqueueGetCancel(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, status)
 	status, _ = b.do(t, "GET", "/v1/jobs?state=nope", "")
 	require.Equal(t, http.StatusBadRequest, status)
+}
+
+func TestResolve(t *testing.T) {
+	t.Parallel()
+	b := setup(t)
+	_, job := b.do(t, "POST", "/v1/jobs", goodJob)
+	id := job["id"].(string)
+	path := "/v1/jobs/" + id + "/resolve"
+	const verdict = `{"state":"succeeded","reason":"found in MoEngage with 10 users","cs_id":"cs-9"}`
+
+	status, body := b.do(t, "POST", path, verdict)
+	require.Equal(t, http.StatusConflict, status, "an accepted job runs by itself")
+	require.Equal(t, "job is accepted", errMessage(body))
+
+	ctx := t.Context()
+	for _, st := range []queue.State{queue.StateValidating, queue.StateWaiting, queue.StateSubmitting, queue.StateUnknown} {
+		_, err := b.jobs.Store().Transition(ctx, id, st, "test", nil)
+		require.NoError(t, err)
+	}
+	for _, bad := range []struct{ body, field string }{
+		{`{"state":"cancelled","reason":"x"}`, "state"},
+		{`{"state":"failed"}`, "reason"},
+		{`{"state":"failed","reason":"x","cs_id":"cs-9"}`, "cs_id"},
+		{`{"state":"failed","reason":"x","users":1}`, "users"},
+	} {
+		status, body = b.do(t, "POST", path, bad.body)
+		require.Equal(t, http.StatusBadRequest, status, bad.body)
+		require.True(t, strings.HasPrefix(errMessage(body), bad.field+":"), "message %q should name %s", errMessage(body), bad.field)
+	}
+	req, err := http.NewRequest("POST", b.srv.URL+path, strings.NewReader(verdict))
+	require.NoError(t, err)
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(t, err)
+	resp.Body.Close()
+	require.Equal(t, http.StatusUnauthorized, resp.StatusCode)
+	status, _ = b.do(t, "POST", "/v1/jobs/01NOPE/resolve", verdict)
+	require.Equal(t, http.StatusNotFound, status)
+
+	status, got := b.do(t, "POST", path, verdict)
+	require.Equal(t, http.StatusOK, status)
+	require.Equal(t, "succeeded", got["state"])
+	require.Equal(t, "cs-9", got["cs_id"])
+	status, _ = b.do(t, "POST", path, `{"state":"failed","reason":"second thoughts"}`)
+	require.Equal(t, http.StatusConflict, status, "the first verdict stands")
 }
 
 func TestIdempotency(t *testing.T) {

@@ -1,6 +1,7 @@
 package callback
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -79,7 +80,7 @@ func (rc *Receiver) handle(r *http.Request) (result string, status int) {
 	if err := json.Unmarshal(body, &p); err != nil || p.Status == 0 {
 		return resultMalformed, http.StatusBadRequest
 	}
-	result, err = rc.apply(r, id, attempt, p)
+	result, err = rc.apply(r, id, attempt, p, compact(body))
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		return resultForged, http.StatusNotFound
@@ -93,7 +94,7 @@ func (rc *Receiver) handle(r *http.Request) (result string, status int) {
 // apply moves the job according to the payload, in one compare-and-set
 // that also checks the callback is for the job's current attempt and that
 // the attempt was sent and not settled yet.
-func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.CallbackPayload) (string, error) {
+func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.CallbackPayload, raw json.RawMessage) (string, error) {
 	ctx := r.Context()
 	var (
 		j   *queue.Job
@@ -103,13 +104,14 @@ func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.Ca
 	case p.Succeeded():
 		j, err = rc.settle(ctx, id, attempt, queue.StateSucceeded, "callback 201: "+counts(p), func(j *queue.Job) {
 			j.ValuesFound, j.ValuesProcessed, j.UserCount = p.ValuesFound, p.ValuesProcessed, p.UserCount
-			j.RequestID, j.Error = p.RequestID, ""
+			j.RequestID, j.Error, j.UpstreamCallback = p.RequestID, "", raw
 		})
 	case p.Retryable():
 		j, err = rc.jobs.Retry(ctx, id, attempt, fmt.Sprintf("callback %d: %s", p.Status, p.ErrorMessage), rc.retry)
 	default:
 		j, err = rc.settle(ctx, id, attempt, queue.StateFailed, fmt.Sprintf("callback %d", p.Status), func(j *queue.Job) {
 			j.Error, j.RequestID = fmt.Sprintf("MoEngage callback %d: %s", p.Status, p.ErrorMessage), p.RequestID
+			j.UpstreamCallback = raw
 		})
 	}
 	var se *queue.StateError
@@ -124,6 +126,16 @@ func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.Ca
 	rc.log.Info("callback applied", zap.String("job_id", id), zap.String("workspace", j.Workspace),
 		zap.String("op", string(j.Op)), zap.Int("attempt", attempt), zap.Int("status", p.Status))
 	return resultAccepted, nil
+}
+
+// compact returns the JSON body without insignificant white space, to be
+// kept in the job (a body that failed to compact is kept as it is).
+func compact(body []byte) json.RawMessage {
+	var b bytes.Buffer
+	if err := json.Compact(&b, body); err != nil {
+		return body
+	}
+	return b.Bytes()
 }
 
 // errStale marks a callback for an attempt other than the job's current.

@@ -99,6 +99,7 @@ func TestReceiverSuccessIsIdempotent(t *testing.T) {
 	j := b.state(t)
 	require.Equal(t, queue.StateSucceeded, j.State)
 	require.Equal(t, int64(8), *j.UserCount)
+	require.JSONEq(t, success, string(j.UpstreamCallback), "MoEngage's callback is kept for the relay")
 	n := len(j.Timeline)
 	require.Equal(t, http.StatusOK, b.post(t, b.url(1), `{"status":500,"error_message":"late dup"}`))
 	j = b.state(t)

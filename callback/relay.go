@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/hibiken/asynq"
+	"github.com/segq/segq/internal/moengage"
 	"github.com/segq/segq/internal/obs"
 	"github.com/segq/segq/queue"
 	"go.uber.org/zap"
@@ -54,7 +55,7 @@ func (rl *Relayer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 	if err != nil {
 		return err
 	}
-	body, err := json.Marshal(j)
+	body, err := RelayBody(j)
 	if err != nil {
 		return err
 	}
@@ -83,6 +84,34 @@ func (rl *Relayer) ProcessTask(ctx context.Context, t *asynq.Task) error {
 		}
 	}
 	return derr
+}
+
+// RelayBody is what a finished job's callback_url receives: the job JSON,
+// or for RelayFormat moengage the payload MoEngage itself would have sent.
+// That is the callback MoEngage sent, verbatim, when one ended the job;
+// otherwise (the job failed or was cancelled before MoEngage processed
+// it, or an operator resolved it) a payload of the same shape: status 201
+// for succeeded, 500 for a job that gave up after server-side failures,
+// 400 otherwise, with the job's error as error_message.
+func RelayBody(j *queue.Job) ([]byte, error) {
+	if j.RelayFormat != queue.RelayMoEngage {
+		return json.Marshal(j)
+	}
+	if len(j.UpstreamCallback) > 0 {
+		return j.UpstreamCallback, nil
+	}
+	p := moengage.CallbackPayload{SegmentName: j.Name, RequestID: j.RequestID, Status: moengage.CallbackClientError,
+		ErrorMessage: j.Error}
+	switch {
+	case j.State == queue.StateSucceeded:
+		p.Status, p.ErrorMessage = moengage.CallbackSucceeded, ""
+		p.ValuesFound, p.ValuesProcessed, p.UserCount = j.ValuesFound, j.ValuesProcessed, j.UserCount
+	case j.State == queue.StateCancelled:
+		p.ErrorMessage = "cancelled in segq before it was sent to MoEngage"
+	case j.FailedAttempts > 0:
+		p.Status = moengage.CallbackServerError
+	}
+	return json.Marshal(p)
 }
 
 func (rl *Relayer) deliver(ctx context.Context, target, msgID string, body []byte) (int, error) {

@@ -87,3 +87,41 @@ func enqueueWithCallback(t *testing.T, callbackURL string) (*queue.Client, *queu
 	require.NoError(t, err)
 	return jobs, j
 }
+
+// TestRelayBodyMoEngageFormat: a drop-in job's producer gets MoEngage's
+// callback as MoEngage sent it, or one of the same shape when MoEngage
+// never sent one.
+func TestRelayBodyMoEngageFormat(t *testing.T) {
+	t.Parallel()
+	n := func(v int64) *int64 { return &v }
+	upstream := `{"db_name":"db1","segment_name":"seg","request_id":"r9","status":201,"values_found":3,"values_processed":3,"user_count":2}`
+	cases := []struct {
+		name string
+		job  queue.Job
+		want string
+	}{
+		{"job format", queue.Job{ID: "01J", Name: "seg", State: queue.StateFailed, Error: "bad file"}, ""},
+		{"verbatim upstream callback", queue.Job{Name: "seg", State: queue.StateSucceeded, RelayFormat: queue.RelayMoEngage,
+			UpstreamCallback: json.RawMessage(upstream)}, upstream},
+		{"failed before submission", queue.Job{Name: "seg", State: queue.StateFailed, RelayFormat: queue.RelayMoEngage,
+			Error: "file check failed: line 2: empty line"},
+			`{"db_name":"","segment_name":"seg","request_id":"","status":400,"error_message":"file check failed: line 2: empty line"}`},
+		{"gave up after server errors", queue.Job{Name: "seg", State: queue.StateFailed, RelayFormat: queue.RelayMoEngage,
+			FailedAttempts: 8, RequestID: "r3", Error: "MoEngage 503"},
+			`{"db_name":"","segment_name":"seg","request_id":"r3","status":500,"error_message":"MoEngage 503"}`},
+		{"cancelled", queue.Job{Name: "seg", State: queue.StateCancelled, RelayFormat: queue.RelayMoEngage},
+			`{"db_name":"","segment_name":"seg","request_id":"","status":400,"error_message":"cancelled in segq before it was sent to MoEngage"}`},
+		{"resolved as succeeded", queue.Job{Name: "seg", State: queue.StateSucceeded, RelayFormat: queue.RelayMoEngage,
+			UserCount: n(5)}, `{"db_name":"","segment_name":"seg","request_id":"","status":201,"user_count":5}`},
+	}
+	for _, c := range cases {
+		got, err := callback.RelayBody(&c.job)
+		require.NoError(t, err, c.name)
+		if c.want == "" {
+			want, err := json.Marshal(&c.job)
+			require.NoError(t, err)
+			c.want = string(want)
+		}
+		require.JSONEq(t, c.want, string(got), c.name)
+	}
+}

@@ -105,7 +105,7 @@ func (c *Client) Enqueue(ctx context.Context, req Request, opt EnqueueOptions) (
 		ID: id, Workspace: req.Workspace, Op: req.Op, Name: req.Name, CSID: req.CSID,
 		AttributeName: req.AttributeName, AttributeType: req.AttributeType, FileURL: req.FileURL,
 		ExpiryTime: req.ExpiryTime, CallbackURL: req.CallbackURL, Emails: req.Emails, Priority: req.Priority,
-		State: StateAccepted, Attempts: 1, CreatedAt: now, UpdatedAt: now,
+		RelayFormat: req.RelayFormat, State: StateAccepted, Attempts: 1, CreatedAt: now, UpdatedAt: now,
 		Timeline: []Event{{At: now, State: StateAccepted, Detail: "enqueued"}},
 	}
 	stored, existed, err := c.store.create(ctx, j, req.Op == OpCreate)

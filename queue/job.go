@@ -4,6 +4,7 @@
 package queue
 
 import (
+	"encoding/json"
 	"fmt"
 	"strconv"
 	"strings"
@@ -86,6 +87,11 @@ type Job struct {
 	FailedAttempts int `json:"failed_attempts,omitempty"`
 	// RequestID is MoEngage's request id from the last callback.
 	RequestID string `json:"request_id,omitempty"`
+	// RelayFormat is the body callback_url receives (see Request).
+	RelayFormat string `json:"relay_format,omitempty"`
+	// UpstreamCallback is the body of the MoEngage callback that ended the
+	// job, as received (compacted).
+	UpstreamCallback json.RawMessage `json:"upstream_callback,omitempty"`
 }
 
 // Event is one entry of a job's timeline.

@@ -22,7 +22,19 @@ type Request struct {
 	CallbackURL   string   `json:"callback_url,omitempty"`
 	Emails        []string `json:"emails,omitempty"`
 	Priority      string   `json:"priority,omitempty"`
+	// RelayFormat is the body the outcome is relayed in (RelayJob when
+	// empty); the drop-in MoEngage paths set RelayMoEngage.
+	RelayFormat string `json:"relay_format,omitempty"`
 }
+
+// Relay formats: what a job's callback_url receives when the job ends.
+const (
+	// RelayJob is the job JSON (DESIGN §6).
+	RelayJob = "job"
+	// RelayMoEngage is MoEngage's own callback payload, so that a producer
+	// written against MoEngage keeps its callback handler unchanged.
+	RelayMoEngage = "moengage"
+)
 
 // FieldError says which request field is wrong and why.
 type FieldError struct {
@@ -68,6 +80,11 @@ func (r *Request) normalize(known func(ws string) bool) error {
 	case "high", "default", "low":
 	default:
 		return fieldErr("priority", "must be high, default or low")
+	}
+	switch r.RelayFormat {
+	case "", RelayJob, RelayMoEngage:
+	default:
+		return fieldErr("relay_format", "must be job or moengage")
 	}
 	if err := r.validateTarget(); err != nil {
 		return err

@@ -54,6 +54,7 @@ func (s *Server) dropIn(op queue.Op) http.HandlerFunc {
 		req := queue.Request{
 			Workspace: ws.ID, Op: op, Name: b.Name, CSID: b.CSID, AttributeName: b.AttributeName,
 			AttributeType: b.AttributeType, FileURL: b.FileURL, CallbackURL: b.CallbackURL, Emails: b.Emails,
+			RelayFormat: queue.RelayMoEngage, // its callback handler expects MoEngage's payload
 		}
 		if op == queue.OpCreate {
 			req.ExpiryTime = b.ExpiryTime

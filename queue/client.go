@@ -46,8 +46,9 @@ type Client struct {
 
 // NewClient returns a Client over rdb. Close it when done.
 func NewClient(rdb redis.UniversalClient, opt ClientOptions) *Client {
+	storeOpts := append([]StoreOption{WithWorkspaces(opt.Workspaces)}, opt.StoreOptions...)
 	c := &Client{
-		store: NewStore(rdb, opt.StoreOptions...),
+		store: NewStore(rdb, storeOpts...),
 		tasks: asynq.NewClientFromRedisClient(rdb),
 		slots: opt.Slots,
 		log:   opt.Logger,

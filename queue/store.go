@@ -128,10 +128,29 @@ type Store struct {
 	now      func() time.Time
 	observer func(from State, j *Job)
 	located  locatorCache
+	// probe are the workspaces a load reads a job from on the chance that
+	// it is theirs, beside its locator (see load).
+	probe []string
 }
 
 // StoreOption configures a Store.
 type StoreOption func(*Store)
+
+// maxProbe bounds the workspaces a load probes; with more, a job whose
+// locator is not cached costs one more round trip.
+const maxProbe = 8
+
+// WithWorkspaces names the configured workspaces. With at most maxProbe of
+// them, reading a job whose workspace is not cached yet takes one round
+// trip instead of two: its locator and its record under each of them are
+// read together.
+func WithWorkspaces(ws []string) StoreOption {
+	return func(s *Store) {
+		if len(ws) <= maxProbe {
+			s.probe = ws
+		}
+	}
+}
 
 // WithClock sets the clock used for timestamps (tests).
 func WithClock(now func() time.Time) StoreOption { return func(s *Store) { s.now = now } }
@@ -220,15 +239,9 @@ func (s *Store) Get(ctx context.Context, id string) (*Job, error) {
 }
 
 func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
-	ws, err := s.locate(ctx, id)
+	vals, err := s.read(ctx, id)
 	if err != nil {
 		return nil, "", err
-	}
-	hmget := redis.NewSliceCmd(ctx, "hmget", jobKey(ws, id), "data", "v")
-	_ = s.pipe.Do(ctx, hmget)
-	vals, err := hmget.Result()
-	if err != nil {
-		return nil, "", unavailable("get job", err)
 	}
 	data, ok := vals[0].(string)
 	if !ok {
@@ -242,23 +255,57 @@ func (s *Store) load(ctx context.Context, id string) (*Job, string, error) {
 	return j, v, nil
 }
 
-// locate returns the workspace of job id from the locator, which never
-// changes once written, so it is cached.
-func (s *Store) locate(ctx context.Context, id string) (string, error) {
-	if ws, ok := s.located.get(id); ok {
-		return ws, nil
+// read returns the data and version fields of job id's record. The
+// locator (job → workspace) never changes once written, so it is cached;
+// when it is not, the locator and the record under each probed workspace
+// are read in one round trip, and only a job of another workspace costs a
+// second one.
+func (s *Store) read(ctx context.Context, id string) ([]any, error) {
+	ws, cached := s.located.get(id)
+	if cached {
+		return s.hmget(ctx, ws, id)
 	}
 	get := redis.NewStringCmd(ctx, "get", locatorKey(id))
-	_ = s.pipe.Do(ctx, get)
-	ws, err := get.Result()
-	if errors.Is(err, redis.Nil) {
-		return "", ErrNotFound
+	cmds := []redis.Cmder{get}
+	probes := make(map[string]*redis.SliceCmd, len(s.probe))
+	for _, w := range s.probe {
+		probes[w] = jobFields(ctx, w, id)
+		cmds = append(cmds, probes[w])
 	}
-	if err != nil {
-		return "", unavailable("get job", err)
+	_ = s.pipe.Do(ctx, cmds...)
+	ws, err := get.Result()
+	switch {
+	case errors.Is(err, redis.Nil):
+		return nil, ErrNotFound
+	case err != nil:
+		return nil, unavailable("get job", err)
 	}
 	s.located.put(id, ws)
-	return ws, nil
+	probe, ok := probes[ws]
+	if !ok {
+		return s.hmget(ctx, ws, id)
+	}
+	vals, err := probe.Result()
+	if err != nil {
+		return nil, unavailable("get job", err)
+	}
+	return vals, nil
+}
+
+// hmget reads the data and version fields of a job of workspace ws.
+func (s *Store) hmget(ctx context.Context, ws, id string) ([]any, error) {
+	cmd := jobFields(ctx, ws, id)
+	_ = s.pipe.Do(ctx, cmd)
+	vals, err := cmd.Result()
+	if err != nil {
+		return nil, unavailable("get job", err)
+	}
+	return vals, nil
+}
+
+// jobFields is the HMGET of a job record's data and version.
+func jobFields(ctx context.Context, ws, id string) *redis.SliceCmd {
+	return redis.NewSliceCmd(ctx, "hmget", jobKey(ws, id), "data", "v")
 }
 
 // Update applies fn to the current job and stores the result atomically,

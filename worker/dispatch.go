@@ -86,9 +86,11 @@ func (w *Worker) enqueueValidations(ctx context.Context, ids []string) error {
 	return nil
 }
 
-// promote schedules the jobs the limiter just gave a slot to.
+// promote schedules the jobs the limiter just gave a slot to. A workspace
+// paused for this worker's credentials gets no slots: its jobs wait in
+// line, without being handed a slot at the end of each renewal.
 func (w *Worker) promote(ctx context.Context, ws *Workspace) error {
-	if err := w.renewPause(ctx, ws); err != nil {
+	if paused, err := w.renewPause(ctx, ws); paused || err != nil {
 		return err
 	}
 	got, err := w.lim.Promote(ctx, ws.ID, ws.Limits)
@@ -278,9 +280,12 @@ func (w *Worker) refreshETAs(ctx context.Context, ws *Workspace) error {
 
 var errUnchanged = errors.New("unchanged")
 
-// pauseFor is how long one renewal of a credentials pause blocks a
-// workspace; the pause lapses this long after the credentials change.
-const pauseFor = 5 * time.Minute
+// pauseTicks is how many dispatcher ticks one renewal of a credentials
+// pause blocks a workspace for: the pause lapses this soon after a worker
+// with other credentials lifts it. Renewals come every tick; if they stop
+// (no worker with the refused credentials runs), the block lapses but the
+// pause does not: sendable checks it before every request.
+const pauseTicks = 10
 
 func pauseKey(ws string) string { return "segq:{" + ws + "}:paused" }
 
@@ -290,25 +295,52 @@ func (w *Worker) pause(ctx context.Context, ws *Workspace) {
 	if err := w.cfg.Redis.Set(ctx, pauseKey(ws.ID), ws.KeyFingerprint, 0).Err(); err != nil {
 		w.log.Warn("pause workspace", zap.String("workspace", ws.ID), zap.Error(err))
 	}
-	if err := w.lim.Block(ctx, ws.ID, w.cfg.Now().Add(pauseFor)); err != nil {
+	if err := w.blockPaused(ctx, ws); err != nil {
 		w.log.Warn("pause workspace", zap.String("workspace", ws.ID), zap.Error(err))
 	}
 	w.log.Error("workspace paused: MoEngage refused its credentials", zap.String("workspace", ws.ID))
 }
 
-// renewPause keeps a credentials pause in force while this worker has
-// the refused credentials, and lifts it when they changed.
-func (w *Worker) renewPause(ctx context.Context, ws *Workspace) error {
+// blockPaused holds a paused workspace's slots for pauseTicks more ticks;
+// reserved jobs go back to waiting for a slot, in order.
+func (w *Worker) blockPaused(ctx context.Context, ws *Workspace) error {
+	return w.lim.Block(ctx, ws.ID, w.cfg.Now().Add(pauseTicks*w.cfg.Tick))
+}
+
+// pausedFor returns the fingerprint of the credentials ws is paused for,
+// or "" when it is not paused.
+func (w *Worker) pausedFor(ctx context.Context, ws *Workspace) (string, error) {
 	fp, err := w.cfg.Redis.Get(ctx, pauseKey(ws.ID)).Result()
 	if errors.Is(err, redis.Nil) {
-		return nil
+		return "", nil
 	}
-	if err != nil {
-		return err
-	}
-	if fp != ws.KeyFingerprint {
+	return fp, err
+}
+
+// renewPause keeps a credentials pause in force while this worker has
+// the refused credentials, and lifts it when they changed. It reports
+// whether the workspace stays paused.
+func (w *Worker) renewPause(ctx context.Context, ws *Workspace) (bool, error) {
+	fp, err := w.pausedFor(ctx, ws)
+	switch {
+	case err != nil || fp == "":
+		return false, err
+	case fp != ws.KeyFingerprint:
 		w.log.Info("credentials changed: workspace resumes", zap.String("workspace", ws.ID))
-		return w.cfg.Redis.Del(ctx, pauseKey(ws.ID)).Err()
+		return false, w.cfg.Redis.Del(ctx, pauseKey(ws.ID)).Err()
 	}
-	return w.lim.Block(ctx, ws.ID, w.cfg.Now().Add(pauseFor))
+	return true, w.blockPaused(ctx, ws)
+}
+
+// sendable reports whether this worker may send ws's requests: not while
+// ws is paused for the credentials it holds (they would be refused
+// again). A job it may not send keeps waiting: blocking sends its
+// reservation back to the queue, in order, and Promote hands it a slot
+// once the pause is lifted.
+func (w *Worker) sendable(ctx context.Context, ws *Workspace) (bool, error) {
+	fp, err := w.pausedFor(ctx, ws)
+	if err != nil || fp != ws.KeyFingerprint {
+		return err == nil, err
+	}
+	return false, w.blockPaused(ctx, ws)
 }

@@ -48,6 +48,9 @@ func (w *Worker) handleSubmit(ctx context.Context, t *asynq.Task) error {
 // confirmAndSend asks the limiter whether the slot is open now and acts
 // on the answer.
 func (w *Worker) confirmAndSend(ctx context.Context, ws *Workspace, j *queue.Job, slot time.Time) error {
+	if ok, err := w.sendable(ctx, ws); !ok {
+		return err
+	}
 	for {
 		res, err := w.lim.Confirm(ctx, ws.ID, j.ReservationID(), slot, ws.Limits)
 		if err != nil {

@@ -9,6 +9,8 @@ import (
 
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/moengage"
+	"github.com/segq/segq/internal/stack"
+	"github.com/segq/segq/limiter"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -50,7 +52,8 @@ func TestUpstream429BlocksWorkspace(t *testing.T) {
 
 // TestCredentialsRefusedPauseWorkspace: a 401 fails the job with a
 // configuration error and pauses the workspace: the next job waits instead
-// of spending requests on bad credentials.
+// of spending requests on bad credentials, also when no worker renews the
+// pause for a while; once a worker runs with the right key, it goes.
 func TestCredentialsRefusedPauseWorkspace(t *testing.T) {
 	h := newHarness(t, "ws-auth")
 	h.Cfg.Workspaces[0].APIKey = config.Secret("wrong-key")
@@ -67,6 +70,28 @@ func TestCredentialsRefusedPauseWorkspace(t *testing.T) {
 		j, err := h.Jobs.Get(context.Background(), second.ID)
 		return err != nil || j.State != queue.StateWaiting || h.Sim.Stats().Requests != requests
 	}, 20*tick, tick)
+
+	// No worker for longer than a renewal lasts: the block lapses, the
+	// pause does not. A worker with the same wrong key sends nothing.
+	h.StopWorkers()
+	lim := limiter.New(h.Stack().Redis)
+	require.Eventually(t, func() bool {
+		u, err := lim.Usage(context.Background(), "ws-auth", stack.Limits(h.Cfg.Workspaces[0]))
+		return err == nil && u.BlockedUntil.IsZero()
+	}, 30*time.Second, tick, "the block lapses without renewals")
+	third := h.Create("ws-auth", "auth-3", 5) // may get a slot before the first renewal
+	h.StartWorker()
+	h.WaitState(third.ID, queue.StateWaiting, 30*time.Second)
+	require.Never(t, func() bool { return h.Sim.Stats().Requests != requests }, 20*tick, tick)
+
+	// The key is fixed: both jobs go, in order of their slots (which may
+	// coincide: the windows have room for both).
+	h.StopWorkers()
+	h.Cfg.Workspaces[0].APIKey = config.Secret(h.SimWS[0].APIKey)
+	h.StartWorker()
+	a := h.WaitState(second.ID, queue.StateSucceeded, 30*time.Second)
+	b := h.WaitState(third.ID, queue.StateSucceeded, 30*time.Second)
+	require.False(t, b.SlotAt.Before(a.SlotAt.Time), "slots %v then %v", a.SlotAt, b.SlotAt)
 }
 
 // TestUnknownSegmentFailsPermanently: a 404 from upstream (add to a

@@ -209,10 +209,9 @@ func (s *Store) create(ctx context.Context, j *Job, claimName bool) (stored *Job
 // runCreate writes the locator, runs createScript and adds the workspace
 // to the workspace set in one round trip, through the pipe. The pipeline
 // keeps that order on one server, so a record is never stored without its
-// locator; on
-// Redis Cluster the client splits it by slot, which is as safe since
-// every command is idempotent and the script is what decides. A NOSCRIPT
-// reply (the script cache was flushed) falls back to one EVAL.
+// locator; on Redis Cluster the client splits it by slot, which is as safe
+// since every command is idempotent and the script is what decides. A
+// NOSCRIPT reply (the script cache was flushed) falls back to one EVAL.
 func (s *Store) runCreate(ctx context.Context, j *Job, data []byte, claim string) ([]any, error) {
 	keys := []string{jobKey(j.Workspace, j.ID), jobsKey(j.Workspace), stateKey(j.Workspace, j.State),
 		nameKey(j.Workspace, j.Name), inboxKey(j.Workspace)}

@@ -34,8 +34,8 @@ type Client interface {
 	Pipeline() redis.Pipeliner
 }
 
-// DefaultMaxBatch bounds how many commands go in one pipeline, so one slow
-// batch cannot hold a large share of Redis's time.
+// DefaultMaxBatch bounds how many callers' commands go in one pipeline, so
+// one slow batch cannot hold a large share of Redis's time.
 const DefaultMaxBatch = 128
 
 // maxInFlight is how many pipelines may be in flight at once, each on its
@@ -64,8 +64,8 @@ type call struct {
 	batch []*call
 }
 
-// New returns a Pipe that sends at most maxBatch commands per pipeline
-// (DefaultMaxBatch when maxBatch < 1).
+// New returns a Pipe that sends the commands of at most maxBatch callers
+// per pipeline (DefaultMaxBatch when maxBatch < 1).
 func New(rdb Client, maxBatch int) *Pipe {
 	if maxBatch < 1 {
 		maxBatch = DefaultMaxBatch
@@ -73,15 +73,11 @@ func New(rdb Client, maxBatch int) *Pipe {
 	return &Pipe{rdb: rdb, max: maxBatch}
 }
 
-// Client returns the client the Pipe sends on.
-func (p *Pipe) Client() Client { return p.rdb }
-
 // Do sends cmds, alone or pipelined with other goroutines' commands, waits
 // for their answers and returns the first error. cmds stay together and in
 // order in the pipeline (which a cluster client splits by node). Commands
-// must not block on the
-// server (no BLPOP, no WAIT): a pipeline answers in order, so one blocked
-// command would hold up the whole batch.
+// must not block on the server (no BLPOP, no WAIT): a pipeline answers in
+// order, so one blocked command would hold up the whole batch.
 //
 // Once queued, a command is sent even if ctx is cancelled while it waits
 // (the caller still waits for the answer): like a single command whose

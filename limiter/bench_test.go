@@ -5,15 +5,14 @@ import (
 	"fmt"
 	"os"
 	"runtime"
-	"slices"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/go-redis/redis_rate/v10"
 	"github.com/redis/go-redis/v9"
+	"github.com/segq/segq/internal/latency"
 	"github.com/stretchr/testify/require"
 )
 
@@ -22,32 +21,6 @@ const benchCallers = 16
 
 // benchWorkspaces spreads the load like a deployment with many workspaces.
 const benchWorkspaces = 64
-
-// latencies collects per-call latencies from parallel callers.
-type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration
-}
-
-func (l *latencies) add(d []time.Duration) {
-	l.mu.Lock()
-	l.all = append(l.all, d...)
-	l.mu.Unlock()
-}
-
-// report sets decisions/s, p50_ms and p99_ms on b.
-func (l *latencies) report(b *testing.B, elapsed time.Duration) {
-	slices.Sort(l.all)
-	if len(l.all) == 0 {
-		return
-	}
-	pct := func(p float64) float64 {
-		return float64(l.all[int(p*float64(len(l.all)-1))].Microseconds()) / 1000
-	}
-	b.ReportMetric(float64(len(l.all))/elapsed.Seconds(), "decisions/s")
-	b.ReportMetric(pct(0.50), "p50_ms")
-	b.ReportMetric(pct(0.99), "p99_ms")
-}
 
 // beforeTimed, when set (TestBenchTable), runs right before the timed part
 // of a benchmark: it resets Redis' command statistics, so that the
@@ -58,7 +31,7 @@ var beforeTimed func()
 // makes through the timer it is given.
 func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
 	var seq atomic.Int64
-	lat := &latencies{}
+	lat := &latency.Recorder{}
 	b.SetParallelism(max(1, benchCallers/runtime.GOMAXPROCS(0)))
 	if beforeTimed != nil {
 		beforeTimed()
@@ -78,11 +51,11 @@ func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
 		for pb.Next() {
 			fn(seq.Add(1), timed)
 		}
-		lat.add(local)
+		lat.Add(local...)
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	lat.report(b, elapsed)
+	lat.Report(b, elapsed, "decisions/s")
 }
 
 // benchCase is one workload of BenchmarkReserve.
@@ -240,8 +213,8 @@ func TestBenchTable(t *testing.T) {
 		rate, rateCost := run(BenchmarkRedisRateAllow)
 		lim, limCost := run(func(b *testing.B) { benchReserve(b, rdb, c) })
 		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.1f | %.2f |\n", c.name,
-			lim.Extra["decisions/s"], lim.Extra["p50_ms"], lim.Extra["p99_ms"], limCost,
-			rate.Extra["decisions/s"], rate.Extra["p99_ms"], rateCost,
+			lim.Extra["decisions/s"], lim.Extra["p50-ms"], lim.Extra["p99-ms"], limCost,
+			rate.Extra["decisions/s"], rate.Extra["p99-ms"], rateCost,
 			lim.Extra["decisions/s"]/rate.Extra["decisions/s"])
 	}
 	fmt.Printf("\n%d callers, %d workspaces, GOMAXPROCS=%d\n\n%s", benchCallers, benchWorkspaces,

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/segq/segq/internal/httpapi"
+	"github.com/segq/segq/internal/latency"
 	"github.com/segq/segq/queue"
 	"github.com/stretchr/testify/require"
 )
@@ -30,8 +31,7 @@ type loadPlan struct {
 
 // loadStats are the measured results of one kind of request.
 type loadStats struct {
-	mu        sync.Mutex
-	latencies []time.Duration
+	latencies latency.Recorder
 	errors    atomic.Int64
 	behind    atomic.Int64
 	firstErr  atomic.Value
@@ -43,24 +43,13 @@ func (s *loadStats) record(d time.Duration, err error) {
 		s.firstErr.CompareAndSwap(nil, err.Error())
 		return
 	}
-	s.mu.Lock()
-	s.latencies = append(s.latencies, d)
-	s.mu.Unlock()
+	s.latencies.Add(d)
 }
 
 func (s *loadStats) summary(name string, elapsed time.Duration) string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	l := slices.Clone(s.latencies)
-	slices.Sort(l)
-	q := func(p float64) time.Duration {
-		if len(l) == 0 {
-			return 0
-		}
-		return l[min(len(l)-1, int(p*float64(len(l))))]
-	}
+	n, q := s.latencies.Len(), s.latencies.Quantile
 	return fmt.Sprintf("%s: %d ok (%.0f/s), %d errors, %d behind schedule, latency p50 %v p99 %v max %v",
-		name, len(l), float64(len(l))/elapsed.Seconds(), s.errors.Load(), s.behind.Load(),
+		name, n, float64(n)/elapsed.Seconds(), s.errors.Load(), s.behind.Load(),
 		q(0.5).Round(10*time.Microsecond), q(0.99).Round(10*time.Microsecond), q(1).Round(10*time.Microsecond))
 }
 

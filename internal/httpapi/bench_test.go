@@ -6,10 +6,8 @@ import (
 	"io"
 	"net"
 	"net/http"
-	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"syscall"
 	"testing"
@@ -19,6 +17,7 @@ import (
 	"github.com/segq/segq/callback"
 	"github.com/segq/segq/internal/config"
 	"github.com/segq/segq/internal/httpapi"
+	"github.com/segq/segq/internal/latency"
 	"github.com/segq/segq/internal/obs"
 	"github.com/segq/segq/internal/testredis"
 	"github.com/segq/segq/limiter"
@@ -90,39 +89,13 @@ func (bb *benchBundle) post(path, body string, want int, hdr ...string) error {
 	return nil
 }
 
-// latencies collects per-request durations from parallel goroutines.
-type latencies struct {
-	mu  sync.Mutex
-	all []time.Duration
-}
-
-func (l *latencies) add(d []time.Duration) {
-	l.mu.Lock()
-	l.all = append(l.all, d...)
-	l.mu.Unlock()
-}
-
-// report sets ops/s, p50 and p99 (milliseconds) on b.
-func (l *latencies) report(b *testing.B, elapsed time.Duration, unit string) {
-	if len(l.all) == 0 {
-		return
-	}
-	slices.Sort(l.all)
-	q := func(p float64) float64 {
-		return float64(l.all[int(p*float64(len(l.all)-1))]) / float64(time.Millisecond)
-	}
-	b.ReportMetric(float64(len(l.all))/elapsed.Seconds(), unit)
-	b.ReportMetric(q(0.50), "p50-ms")
-	b.ReportMetric(q(0.99), "p99-ms")
-}
-
 // run drives fn from 16 goroutines per CPU over keep-alive connections and
 // reports throughput, latency, and the CPU time one op costs this process
 // (load generator and server) and Redis. CPU per op does not depend on
 // what else runs on the machine, so it tells the capacity of an idle one.
 func run(b *testing.B, bb *benchBundle, unit string, fn func(i int64) error) {
 	var next atomic.Int64
-	var lat latencies
+	var lat latency.Recorder
 	b.SetParallelism(16)
 	b.ReportAllocs()
 	cpu0, redis0 := processCPU(), redisCPU(b, bb.rdb)
@@ -138,11 +111,11 @@ func run(b *testing.B, bb *benchBundle, unit string, fn func(i int64) error) {
 			}
 			mine = append(mine, time.Since(t0))
 		}
-		lat.add(mine)
+		lat.Add(mine...)
 	})
 	elapsed := time.Since(start)
 	b.StopTimer()
-	lat.report(b, elapsed, unit)
+	lat.Report(b, elapsed, unit)
 	n := float64(b.N)
 	b.ReportMetric(float64(processCPU()-cpu0)/n/1e3, "cpu-µs/op")
 	b.ReportMetric(float64(redisCPU(b, bb.rdb)-redis0)/n/1e3, "redis-cpu-µs/op")

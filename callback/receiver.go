@@ -80,7 +80,7 @@ func (rc *Receiver) handle(r *http.Request) (result string, status int) {
 	if err := json.Unmarshal(body, &p); err != nil || p.Status == 0 {
 		return resultMalformed, http.StatusBadRequest
 	}
-	result, err = rc.apply(r, id, attempt, p, compact(body))
+	result, err = rc.apply(r, id, attempt, p, body)
 	switch {
 	case errors.Is(err, queue.ErrNotFound):
 		return resultForged, http.StatusNotFound
@@ -94,7 +94,7 @@ func (rc *Receiver) handle(r *http.Request) (result string, status int) {
 // apply moves the job according to the payload, in one compare-and-set
 // that also checks the callback is for the job's current attempt and that
 // the attempt was sent and not settled yet.
-func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.CallbackPayload, raw json.RawMessage) (string, error) {
+func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.CallbackPayload, body []byte) (string, error) {
 	ctx := r.Context()
 	var (
 		j   *queue.Job
@@ -104,14 +104,14 @@ func (rc *Receiver) apply(r *http.Request, id string, attempt int, p moengage.Ca
 	case p.Succeeded():
 		j, err = rc.settle(ctx, id, attempt, queue.StateSucceeded, "callback 201: "+counts(p), func(j *queue.Job) {
 			j.ValuesFound, j.ValuesProcessed, j.UserCount = p.ValuesFound, p.ValuesProcessed, p.UserCount
-			j.RequestID, j.Error, j.UpstreamCallback = p.RequestID, "", raw
+			j.RequestID, j.Error, j.UpstreamCallback = p.RequestID, "", compact(body)
 		})
 	case p.Retryable():
 		j, err = rc.jobs.Retry(ctx, id, attempt, fmt.Sprintf("callback %d: %s", p.Status, p.ErrorMessage), rc.retry)
 	default:
 		j, err = rc.settle(ctx, id, attempt, queue.StateFailed, fmt.Sprintf("callback %d", p.Status), func(j *queue.Job) {
 			j.Error, j.RequestID = fmt.Sprintf("MoEngage callback %d: %s", p.Status, p.ErrorMessage), p.RequestID
-			j.UpstreamCallback = raw
+			j.UpstreamCallback = compact(body)
 		})
 	}
 	var se *queue.StateError

@@ -11,14 +11,27 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/spf13/cobra"
 	"github.com/stretchr/testify/require"
 )
 
 // runCheckCmd runs segq check with args and returns its stdout, stderr and
-// exit code as main would compute it.
+// exit code as main would compute it. Every error of check carries its
+// exit code.
 func runCheckCmd(t *testing.T, args ...string) (string, string, int) {
 	t.Helper()
-	cmd := newCheckCmd()
+	stdout, stderr, err := runCmd(t, newCheckCmd(), args...)
+	if err != nil {
+		var coded interface{ ExitCode() int }
+		require.True(t, errors.As(err, &coded), "error without exit code: %v", err)
+	}
+	return stdout, stderr, codeOf(err)
+}
+
+// runCmd runs cmd with args and no input, and returns its stdout, its
+// stderr (with the error main would print) and its error.
+func runCmd(t *testing.T, cmd *cobra.Command, args ...string) (string, string, error) {
+	t.Helper()
 	var stdout, stderr bytes.Buffer
 	cmd.SetOut(&stdout)
 	cmd.SetErr(&stderr)
@@ -26,14 +39,10 @@ func runCheckCmd(t *testing.T, args ...string) (string, string, int) {
 	cmd.SetArgs(args)
 	cmd.SilenceUsage, cmd.SilenceErrors = true, true
 	err := cmd.ExecuteContext(context.Background())
-	code := 0
 	if err != nil {
-		var coded interface{ ExitCode() int }
-		require.True(t, errors.As(err, &coded), "error without exit code: %v", err)
-		code = coded.ExitCode()
 		stderr.WriteString(err.Error())
 	}
-	return stdout.String(), stderr.String(), code
+	return stdout.String(), stderr.String(), err
 }
 
 // checkOutput mirrors the JSON contract of segq check --json.

@@ -1,9 +1,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"os"
 	"path/filepath"
 	"testing"
@@ -14,31 +12,12 @@ import (
 	"github.com/stretchr/testify/require"
 )
 
-// runSegq runs the root command with args and returns its output and
-// exit code as main computes it.
+// runSegq runs the root command with args and returns everything it
+// wrote and main's exit code.
 func runSegq(t *testing.T, args ...string) (string, int) {
 	t.Helper()
-	cmd := newRootCmd()
-	var out bytes.Buffer
-	cmd.SetOut(&out)
-	cmd.SetErr(&out)
-	cmd.SetArgs(args)
-	err := cmd.ExecuteContext(context.Background())
-	if err != nil {
-		out.WriteString(err.Error())
-	}
-	return out.String(), exitCodeOf(err)
-}
-
-func exitCodeOf(err error) int {
-	var coded interface{ ExitCode() int }
-	switch {
-	case err == nil:
-		return 0
-	case errors.As(err, &coded):
-		return coded.ExitCode()
-	}
-	return codeUsage
+	stdout, stderr, err := runCmd(t, newRootCmd(), args...)
+	return stdout + stderr, codeOf(err)
 }
 
 func TestJobsResolve(t *testing.T) {

@@ -22,16 +22,20 @@ func main() {
 // command's own code when it carries one, 2 for anything else (usage
 // errors and failures to run).
 func exitCode(err error) int {
-	if err == nil {
-		return 0
+	if err != nil && err.Error() != "" {
+		fmt.Fprintln(os.Stderr, "segq:", err)
 	}
+	return codeOf(err)
+}
+
+// codeOf is the exit status for err, without printing anything.
+func codeOf(err error) int {
 	var coded interface{ ExitCode() int }
-	if errors.As(err, &coded) {
-		if msg := err.Error(); msg != "" {
-			fmt.Fprintln(os.Stderr, "segq:", msg)
-		}
+	switch {
+	case err == nil:
+		return 0
+	case errors.As(err, &coded):
 		return coded.ExitCode()
 	}
-	fmt.Fprintln(os.Stderr, "segq:", err)
-	return 2
+	return codeUsage
 }

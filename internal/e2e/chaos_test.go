@@ -195,11 +195,7 @@ func TestWorkerSIGTERMHandsBack(t *testing.T) {
 	newWorker := h.workerProcess(bin, dir)
 	h.Sim.SetFaults(moesim.Faults{AnswerDelay: 5 * time.Second, CallbackDelay: 5 * time.Second})
 
-	first := newWorker()
-	require.NoError(t, first.Start())
-	j := h.Create("ws-term", "term-me", 10)
-	h.WaitState(j.ID, queue.StateSubmitting, 30*time.Second)
-	require.Eventually(t, func() bool { return len(h.ops("term-me")) == 1 }, 30*time.Second, 10*time.Millisecond)
+	first, j := h.midSubmit(newWorker, "ws-term", "term-me", 10)
 	require.NoError(t, first.Process.Signal(syscall.SIGTERM))
 	exited := make(chan error, 1)
 	go func() { exited <- first.Wait() }()

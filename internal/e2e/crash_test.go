@@ -50,6 +50,20 @@ var segqBuild struct {
 
 // workerProcess writes the harness's config to a file and returns a
 // command that runs `segq worker` with it, as ops would.
+// midSubmit starts a worker process from newWorker and creates a job of n
+// values, and returns once the job is submitting and MoEngage has its
+// create, while the worker waits for the answer (the simulator must hold
+// answers back: Faults.AnswerDelay).
+func (h *harness) midSubmit(newWorker func() *exec.Cmd, ws, name string, n int) (*exec.Cmd, *queue.Job) {
+	h.t.Helper()
+	w := newWorker()
+	require.NoError(h.t, w.Start())
+	j := h.Create(ws, name, n)
+	h.WaitState(j.ID, queue.StateSubmitting, 30*time.Second)
+	require.Eventually(h.t, func() bool { return len(h.ops(name)) == 1 }, 30*time.Second, 10*time.Millisecond)
+	return w, j
+}
+
 func (h *harness) workerProcess(bin, dir string) func() *exec.Cmd {
 	h.t.Helper()
 	env := append(os.Environ(), "SEGQ_CALLBACK_SECRET="+h.Cfg.CallbackSecret.Reveal(), "SEGQ_LOG_FORMAT=json", "SEGQ_LOG_LEVEL=warn")
@@ -94,13 +108,9 @@ func TestWorkerKilledMidSubmit(t *testing.T) {
 	// the callback comes after the new worker had time to reconcile.
 	h.Sim.SetFaults(moesim.Faults{AnswerDelay: 3 * time.Second, CallbackDelay: 5 * time.Second})
 
-	first := newWorker()
-	require.NoError(t, first.Start())
-	j := h.Create("ws-k", "crash-me", 30)
-	h.WaitState(j.ID, queue.StateSubmitting, 30*time.Second)
 	// Kill only once MoEngage has the create: before that, the worker
 	// could die with the request unsent, a different (second-attempt) case.
-	require.Eventually(t, func() bool { return len(h.ops("crash-me")) == 1 }, 30*time.Second, 10*time.Millisecond)
+	first, j := h.midSubmit(newWorker, "ws-k", "crash-me", 30)
 	require.NoError(t, first.Process.Kill())
 	_ = first.Wait()
 	h.Sim.SetFaults(moesim.Faults{CallbackDelay: 5 * time.Second})

@@ -111,7 +111,13 @@ func residentBytes() uint64 {
 // settings on a loopback port and returns its base URL.
 func serveReal(t *testing.T, h *harness) string {
 	t.Helper()
-	srv := httpapi.NewHTTPServer("127.0.0.1:0", h.Handler)
+	return "http://" + serveOn(t, httpapi.NewHTTPServer("127.0.0.1:0", h.Handler))
+}
+
+// serveOn serves srv on a loopback port until the test ends and returns
+// the port's address.
+func serveOn(t *testing.T, srv *http.Server) string {
+	t.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	require.NoError(t, err)
 	go func() { _ = srv.Serve(l) }()
@@ -120,7 +126,7 @@ func serveReal(t *testing.T, h *harness) string {
 		defer cancel()
 		_ = srv.Shutdown(ctx)
 	})
-	return "http://" + l.Addr().String()
+	return l.Addr().String()
 }
 
 // TestLoadEnqueueAndCallbacks drives POST /v1/jobs and MoEngage callbacks,

@@ -95,15 +95,7 @@ func slowServer(t *testing.T, h *harness) string {
 	require.Positive(t, srv.IdleTimeout)
 	require.Positive(t, srv.MaxHeaderBytes)
 	srv.ReadHeaderTimeout, srv.ReadTimeout = 300*time.Millisecond, 600*time.Millisecond
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	go func() { _ = srv.Serve(l) }()
-	t.Cleanup(func() {
-		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-		defer cancel()
-		_ = srv.Shutdown(ctx)
-	})
-	return l.Addr().String()
+	return serveOn(t, srv)
 }
 
 // closedByServer reads from conn until the server answers or hangs up;

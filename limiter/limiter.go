@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/redis/go-redis/v9"
 	"github.com/segq/segq/internal/autopipe"
 )
 
@@ -17,11 +18,19 @@ import (
 // single call never holds Redis for long.
 const promoteBatch = 64
 
+// maxBatch bounds the decisions of one script call, so that a batch (which
+// may hold slot searches through full windows) never holds Redis for long.
+const maxBatch = 32
+
 // Limiter makes limiter decisions on Redis. It is safe for concurrent use.
 type Limiter struct {
-	// pipe sends decisions that callers make at the same time as one
-	// pipeline (see internal/autopipe): each is still its own script.
-	pipe *autopipe.Pipe
+	rdb autopipe.Client
+	// sharded is set for a cluster or ring client, where one script may
+	// only touch one workspace's keys (see send).
+	sharded bool
+	// group sends the decisions that callers make at the same time as one
+	// batch (see run).
+	group *autopipe.Group[*decision]
 	// keys caches Keys per workspace (a handful, from configuration).
 	keys sync.Map
 }
@@ -29,7 +38,10 @@ type Limiter struct {
 // New returns a Limiter on rdb: a client, ring or cluster client (all keys
 // of a workspace share one hash tag).
 func New(rdb autopipe.Client) *Limiter {
-	return &Limiter{pipe: autopipe.New(rdb, 0)}
+	_, single := rdb.(*redis.Client)
+	l := &Limiter{rdb: rdb, sharded: !single}
+	l.group = autopipe.NewGroup(maxBatch, l.send)
+	return l
 }
 
 // Reserve asks for the earliest slot at which req fits every limit, given
@@ -43,7 +55,7 @@ func (l *Limiter) Reserve(ctx context.Context, ws string, lim Limits, req Reques
 	}
 	order := orderScore(ms(req.EnqueuedAt), req.Priority, lim.Aging)
 	args := append([]any{req.ID, order, recordTail(order, min(req.Ops, 1), req)}, newSpec(lim).args()...)
-	v, err := l.run(ctx, reserveScript, ws, args...)
+	v, err := l.run(ctx, opReserve, ws, args...)
 	if err != nil {
 		return Reservation{}, err
 	}
@@ -64,7 +76,7 @@ func (l *Limiter) Promote(ctx context.Context, ws string, lim Limits) ([]Reserva
 	args := append([]any{promoteBatch}, newSpec(lim).args()...)
 	var out []Reservation
 	for {
-		v, err := l.run(ctx, promoteScript, ws, args...)
+		v, err := l.run(ctx, opPromote, ws, args...)
 		if err != nil {
 			return out, err
 		}
@@ -89,7 +101,7 @@ func (l *Limiter) Confirm(ctx context.Context, ws, id string, slot time.Time, li
 	if err := lim.Validate(); err != nil {
 		return ConfirmResult{}, err
 	}
-	v, err := l.run(ctx, confirmScript, ws, append([]any{id, ms(slot)}, newSpec(lim).args()...)...)
+	v, err := l.run(ctx, opConfirm, ws, append([]any{id, ms(slot)}, newSpec(lim).args()...)...)
 	if err != nil {
 		return ConfirmResult{}, err
 	}
@@ -116,7 +128,7 @@ func (l *Limiter) Confirm(ctx context.Context, ws, id string, slot time.Time, li
 // goes to the next request. It returns ErrCommitted for a committed one and
 // nil for an unknown one.
 func (l *Limiter) Cancel(ctx context.Context, ws, id string) error {
-	v, err := l.run(ctx, cancelScript, ws, id)
+	v, err := l.run(ctx, opCancel, ws, id)
 	if err != nil {
 		return err
 	}
@@ -130,20 +142,20 @@ func (l *Limiter) Cancel(ctx context.Context, ws, id string) error {
 // reserved-but-uncommitted request goes back to pending in its original
 // order (Promote hands them slots again).
 func (l *Limiter) Block(ctx context.Context, ws string, until time.Time) error {
-	_, err := l.run(ctx, blockScript, ws, ms(until))
+	_, err := l.run(ctx, opBlock, ws, ms(until))
 	return err
 }
 
 // ReleaseSegment records a successful archive of segment: the active-segment
 // units that committed requests hold for it are freed now.
 func (l *Limiter) ReleaseSegment(ctx context.Context, ws, segment string) error {
-	_, err := l.run(ctx, releaseScript, ws, segment)
+	_, err := l.run(ctx, opRelease, ws, segment)
 	return err
 }
 
 // Reserved lists the reserved-but-uncommitted requests by slot, then ID.
 func (l *Limiter) Reserved(ctx context.Context, ws string) ([]Reservation, error) {
-	v, err := l.run(ctx, reservedScript, ws)
+	v, err := l.run(ctx, opReserved, ws)
 	if err != nil {
 		return nil, err
 	}
@@ -161,7 +173,7 @@ func (l *Limiter) Usage(ctx context.Context, ws string, lim Limits) (Usage, erro
 	if err := lim.Validate(); err != nil {
 		return Usage{}, err
 	}
-	v, err := l.run(ctx, usageScript, ws, newSpec(lim).args()...)
+	v, err := l.run(ctx, opUsage, ws, newSpec(lim).args()...)
 	if err != nil {
 		return Usage{}, err
 	}

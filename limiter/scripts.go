@@ -4,17 +4,24 @@ import (
 	"context"
 	_ "embed"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
+	"strings"
 
 	"github.com/redis/go-redis/v9"
 )
 
-// Every script is fast.lua, an optional fast path (Reserve's, Promote's and
-// Confirm's *_fast.lua, which run before anything else is defined),
-// common.lua (KEYS layout, records, trimming), search.lua (the slot search)
-// for the scripts that place requests, and its own file, which states its
-// ARGV and return value.
+// Every op is a script of its own: an optional fast path (Reserve's,
+// Promote's and Confirm's *_fast.lua, which run before anything else is
+// defined, with helpers from fast.lua), then common.lua (KEYS layout,
+// records, trimming), search.lua (the slot search) for the ops that place
+// requests, and its own file, which states its ARGV and return value.
+// batch.lua wraps them all, as functions, into the one script the Limiter
+// runs: see run.
 var (
+	//go:embed lua/batch.lua
+	batchLua string
 	//go:embed lua/fast.lua
 	fastLua string
 	//go:embed lua/reserve_fast.lua
@@ -47,20 +54,44 @@ var (
 	snapshotLua string
 )
 
-var (
-	reserveScript  = newScript(reserveFastLua, searchLua+reserveLua)
-	promoteScript  = newScript(promoteFastLua, searchLua+promoteLua)
-	confirmScript  = newScript(confirmFastLua, confirmLua)
-	cancelScript   = newScript("", cancelLua)
-	blockScript    = newScript("", blockLua)
-	releaseScript  = newScript("", releaseLua)
-	reservedScript = newScript("", reservedLua)
-	usageScript    = newScript("", searchLua+usageLua)
-	snapshotScript = newScript("", snapshotLua)
+// op names one of the limiter's scripts inside batchScript.
+type op string
+
+const (
+	opReserve  op = "reserve"
+	opPromote  op = "promote"
+	opConfirm  op = "confirm"
+	opCancel   op = "cancel"
+	opBlock    op = "block"
+	opRelease  op = "release"
+	opReserved op = "reserved"
+	opUsage    op = "usage"
+	opSnapshot op = "snapshot"
 )
 
-func newScript(fast, body string) *redis.Script {
-	return redis.NewScript(fastLua + "\n" + fast + "\n" + commonLua + "\n" + body)
+// batchScript is batch.lua with every op's script in place.
+var batchScript = redis.NewScript(batchSource(map[op][2]string{
+	opReserve:  {reserveFastLua, searchLua + reserveLua},
+	opPromote:  {promoteFastLua, searchLua + promoteLua},
+	opConfirm:  {confirmFastLua, confirmLua},
+	opCancel:   {"", cancelLua},
+	opBlock:    {"", blockLua},
+	opRelease:  {"", releaseLua},
+	opReserved: {"", reservedLua},
+	opUsage:    {"", searchLua + usageLua},
+	opSnapshot: {"", snapshotLua},
+}))
+
+// batchSource writes each op, given as its fast path and body, as
+// OPS[op] = function(KEYS, ARGV) ... end in place of batch.lua's --[[OPS]]
+// line (in a fixed order, so the script's SHA1 is stable).
+func batchSource(ops map[op][2]string) string {
+	var b strings.Builder
+	for _, name := range slices.Sorted(maps.Keys(ops)) {
+		src := ops[name]
+		fmt.Fprintf(&b, "OPS[%q] = function(KEYS, ARGV)\n%s\n%s\n%s\nend\n", name, src[0], commonLua, src[1])
+	}
+	return strings.Replace(batchLua, "--[[OPS]]\n", fastLua+b.String(), 1)
 }
 
 // keyNames are the suffixes of a workspace's keys, in KEYS order (see
@@ -77,8 +108,23 @@ func Keys(ws string) []string {
 	return keys
 }
 
-// run runs a script for workspace ws and returns its raw result.
-func (l *Limiter) run(ctx context.Context, s *redis.Script, ws string, args ...any) (any, error) {
+// decision is one op on one workspace, waiting in the Limiter's group for
+// a batch: run fills res or err.
+type decision struct {
+	op   op
+	keys []string
+	args []any
+	res  any
+	err  error
+}
+
+// run runs op for workspace ws and returns its raw result. Decisions that
+// callers make at the same time go to Redis together as one call of
+// batchScript (see internal/autopipe.Group): Redis then parses, looks up
+// and starts one script, and reads the clock once, for the whole batch,
+// where it would do it for every decision. Each decision is still atomic
+// on its own.
+func (l *Limiter) run(ctx context.Context, o op, ws string, args ...any) (any, error) {
 	if ws == "" {
 		return nil, fmt.Errorf("limiter: workspace is empty")
 	}
@@ -86,11 +132,102 @@ func (l *Limiter) run(ctx context.Context, s *redis.Script, ws string, args ...a
 	if !ok {
 		keys, _ = l.keys.LoadOrStore(ws, Keys(ws))
 	}
-	v, err := l.pipe.Run(ctx, s, keys.([]string), args...).Result()
-	if err != nil {
-		return nil, fmt.Errorf("limiter: workspace %s: %w", ws, err)
+	d := &decision{op: o, keys: keys.([]string), args: args}
+	if err := l.group.Do(ctx, d); err != nil {
+		d.err = err
 	}
-	return v, nil
+	if d.err != nil {
+		return nil, fmt.Errorf("limiter: workspace %s: %w", ws, d.err)
+	}
+	return d.res, nil
+}
+
+// send runs a batch of decisions: as one script call on a single Redis
+// server; grouped by workspace, one script call per workspace in one
+// pipeline, on a cluster or ring, where a script may only touch keys of one
+// hash slot.
+func (l *Limiter) send(ctx context.Context, batch []*decision) {
+	groups := [][]*decision{batch}
+	if l.sharded {
+		groups = byWorkspace(batch)
+	}
+	ctx = context.WithoutCancel(ctx)
+	cmds := make([]*redis.Cmd, len(groups))
+	if len(groups) == 1 {
+		cmds[0] = l.eval(ctx, l.rdb, groups[0])
+	} else {
+		pipe := l.rdb.Pipeline()
+		for i, g := range groups {
+			cmds[i] = l.eval(ctx, pipe, g)
+		}
+		_, _ = pipe.Exec(ctx)
+	}
+	for i, g := range groups {
+		if redis.HasErrorPrefix(cmds[i].Err(), "NOSCRIPT") {
+			cmds[i] = l.eval(ctx, l.rdb, g)
+		}
+		spread(g, cmds[i])
+	}
+}
+
+// eval sends (or queues, on a pipeline) one batchScript call for batch:
+// EVALSHA, or EVAL after a NOSCRIPT (c is the client then).
+func (l *Limiter) eval(ctx context.Context, c redis.Scripter, batch []*decision) *redis.Cmd {
+	keys := make([]string, 0, len(keyNames)*len(batch))
+	var args []any
+	for _, d := range batch {
+		keys = append(keys, d.keys...)
+		args = append(append(args, string(d.op), len(d.args)), d.args...)
+	}
+	if p, ok := c.(redis.Pipeliner); ok {
+		return batchScript.EvalSha(ctx, p, keys, args...)
+	}
+	if cmd := batchScript.EvalSha(ctx, c, keys, args...); !redis.HasErrorPrefix(cmd.Err(), "NOSCRIPT") {
+		return cmd
+	}
+	return batchScript.Eval(ctx, c, keys, args...)
+}
+
+// spread hands each decision of batch its own reply from cmd's.
+func spread(batch []*decision, cmd *redis.Cmd) {
+	v, err := cmd.Result()
+	replies, ok := v.([]any)
+	if err == nil && (!ok || len(replies) != len(batch)) {
+		err = fmt.Errorf("batch script returned %T of %d replies for %d decisions", v, len(replies), len(batch))
+	}
+	for i, d := range batch {
+		switch {
+		case err != nil:
+			d.err = err
+		case isRedisError(replies[i]):
+			d.err = replies[i].(error)
+		default:
+			d.res = replies[i]
+		}
+	}
+}
+
+// isRedisError reports whether a reply inside an array is an error reply.
+func isRedisError(v any) bool {
+	_, ok := v.(redis.Error)
+	return ok
+}
+
+// byWorkspace splits batch by workspace, keeping order within each.
+func byWorkspace(batch []*decision) [][]*decision {
+	var out [][]*decision
+	at := map[string]int{}
+	for _, d := range batch {
+		ws := d.keys[0]
+		i, ok := at[ws]
+		if !ok {
+			i = len(out)
+			at[ws] = i
+			out = append(out, nil)
+		}
+		out[i] = append(out[i], d)
+	}
+	return out
 }
 
 // reply type-checks script results. The first error sticks; later calls

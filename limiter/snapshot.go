@@ -22,7 +22,7 @@ type snapshot struct {
 }
 
 func (l *Limiter) readSnapshot(ctx context.Context, ws string) (snapshot, error) {
-	v, err := l.run(ctx, snapshotScript, ws)
+	v, err := l.run(ctx, opSnapshot, ws)
 	if err != nil {
 		return snapshot{}, err
 	}

@@ -11,17 +11,13 @@
 // cost without changing what any command does: each is still one atomic
 // command or script.
 //
-// There is no timer and no background goroutine. The first caller to
-// arrive while nothing is in flight sends its command at once, alone, so an
-// idle system sees no added latency. Callers that arrive while a pipeline
-// is in flight queue up; when it returns, the oldest of them takes the whole
-// queue (up to a bound) and sends it as the next pipeline. This is group
-// commit, as databases do it for their logs.
+// The batching itself is Group, which the limiter also uses to run many
+// decisions in one script call: no timer, no background goroutine, and a
+// caller that finds Redis idle sends at once, alone.
 package autopipe
 
 import (
 	"context"
-	"sync"
 
 	"github.com/redis/go-redis/v9"
 )
@@ -38,74 +34,33 @@ type Client interface {
 // one slow batch cannot hold a large share of Redis's time.
 const DefaultMaxBatch = 128
 
-// maxInFlight is how many pipelines may be in flight at once, each on its
-// own connection. One is not enough: while a batch's replies travel back
-// and its callers wake up, Redis would sit idle. A few keep it busy.
-const maxInFlight = 4
-
-// Pipe batches concurrent commands on one client. It is safe for
-// concurrent use. The zero value is not usable; call New.
+// Pipe batches concurrent commands on one client (see Group). It is safe
+// for concurrent use. The zero value is not usable; call New.
 type Pipe struct {
-	rdb Client
-	max int
-
-	mu      sync.Mutex
-	queue   []*call
-	leaders int // callers sending a batch or about to
-}
-
-// call is one command waiting to be sent. done receives exactly one value:
-// false once the command has been answered, or true when its caller must
-// send batch (which starts with this call) as the next pipeline.
-type call struct {
-	ctx   context.Context
-	cmds  []redis.Cmder
-	done  chan bool
-	batch []*call
+	rdb   Client
+	group *Group[[]redis.Cmder]
 }
 
 // New returns a Pipe that sends the commands of at most maxBatch callers
 // per pipeline (DefaultMaxBatch when maxBatch < 1).
 func New(rdb Client, maxBatch int) *Pipe {
-	if maxBatch < 1 {
-		maxBatch = DefaultMaxBatch
-	}
-	return &Pipe{rdb: rdb, max: maxBatch}
+	p := &Pipe{rdb: rdb}
+	p.group = NewGroup(maxBatch, p.send)
+	return p
 }
 
 // Do sends cmds, alone or pipelined with other goroutines' commands, waits
 // for their answers and returns the first error. cmds stay together and in
 // order in the pipeline (which a cluster client splits by node). Commands
 // must not block on the server (no BLPOP, no WAIT): a pipeline answers in
-// order, so one blocked command would hold up the whole batch.
-//
-// Once queued, a command is sent even if ctx is cancelled while it waits
-// (the caller still waits for the answer): like a single command whose
-// context ends mid-flight, it may or may not have run, and returning early
-// would hide that it did.
+// order, so one blocked command would hold up the whole batch. A command
+// queued before ctx ends is sent (see Group.Do).
 func (p *Pipe) Do(ctx context.Context, cmds ...redis.Cmder) error {
-	if err := ctx.Err(); err != nil {
+	if err := p.group.Do(ctx, cmds); err != nil {
 		for _, cmd := range cmds {
 			cmd.SetErr(err)
 		}
 		return err
-	}
-	c := &call{ctx: ctx, cmds: cmds}
-	p.mu.Lock()
-	// Fewer leaders than maxInFlight means the queue is empty: a leader
-	// that finds callers waiting when it is done hands them the lead
-	// instead of leaving. So this caller sends its command alone, now.
-	if p.leaders < maxInFlight {
-		p.leaders++
-		p.mu.Unlock()
-		p.lead([]*call{c})
-		return firstErr(cmds)
-	}
-	c.done = make(chan bool, 1)
-	p.queue = append(p.queue, c)
-	p.mu.Unlock()
-	if <-c.done {
-		p.lead(c.batch)
 	}
 	return firstErr(cmds)
 }
@@ -119,45 +74,18 @@ func firstErr(cmds []redis.Cmder) error {
 	return nil
 }
 
-// lead sends batch, then hands the lead with the next batch to the oldest
-// waiting caller (or steps down when nobody waits), then answers the rest
-// of batch; batch[0] is the leader's own call.
-func (p *Pipe) lead(batch []*call) {
-	p.send(batch)
-	p.mu.Lock()
-	var next []*call
-	if n := min(len(p.queue), p.max); n > 0 {
-		next = p.queue[:n:n]
-		p.queue = p.queue[n:]
-		if len(p.queue) == 0 {
-			p.queue = nil // let the old backing array go
-		}
-	} else {
-		p.leaders--
-	}
-	p.mu.Unlock()
-	if next != nil {
-		next[0].batch = next
-		next[0].done <- true
-	}
-	for _, c := range batch[1:] {
-		c.done <- false
-	}
-}
-
 // send runs a batch: a single command as itself, more as a pipeline. The
 // pipeline runs under the first caller's context without its cancellation,
 // so one caller giving up does not fail the others' commands; the client's
 // read and write timeouts still bound it.
-func (p *Pipe) send(batch []*call) {
-	ctx := batch[0].ctx
-	if len(batch) == 1 && len(batch[0].cmds) == 1 {
-		_ = p.rdb.Process(ctx, batch[0].cmds[0])
+func (p *Pipe) send(ctx context.Context, batch [][]redis.Cmder) {
+	if len(batch) == 1 && len(batch[0]) == 1 {
+		_ = p.rdb.Process(ctx, batch[0][0])
 		return
 	}
 	pipe := p.rdb.Pipeline()
-	for _, c := range batch {
-		for _, cmd := range c.cmds {
+	for _, cmds := range batch {
+		for _, cmd := range cmds {
 			_ = pipe.Process(ctx, cmd)
 		}
 	}

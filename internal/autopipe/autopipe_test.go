@@ -102,12 +102,6 @@ func (g *gate) ProcessPipelineHook(next redis.ProcessPipelineHook) redis.Process
 // connection.
 func connSetup(cmd redis.Cmder) bool { return cmd.Name() == "hello" || cmd.Name() == "client" }
 
-func (p *Pipe) queued() int {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return len(p.queue)
-}
-
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(10 * time.Second)
@@ -149,7 +143,7 @@ func TestQueuedCallersShareOnePipeline(t *testing.T) {
 		}
 		cmds[i] = redis.NewIntCmd(ctx, "incrby", key, i+1)
 		wg.Go(func() { _ = p.Do(ctx, cmds[i]) })
-		waitFor(t, "the caller to queue", func() bool { return p.queued() == i+1 })
+		waitFor(t, "the caller to queue", func() bool { return p.group.queued() == i+1 })
 	}
 	close(g.release)
 	wg.Wait()

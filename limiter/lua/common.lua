@@ -34,18 +34,10 @@ local NEVER = math.huge
 
 local function s(x) return string.format('%d', x) end
 
--- now_ms and meta take what a fast path already read (PRE, fast.lua).
-local function now_ms()
-  if PRE.now then return PRE.now end
-  local t = redis.call('TIME')
-  return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-
 -- meta reads the m hash: M.b blocked-until, M.u users sum, M.r/M.w/M.g/M.h
 -- the raw bounds (false when unknown or absent).
 local function meta()
-  local v = PRE.m or redis.call('HMGET', K.m, 'b', 'u', 'r', 'w', 'g', 'h', 'p')
-  PRE.m = nil
+  local v = redis.call('HMGET', K.m, 'b', 'u', 'r', 'w', 'g', 'h', 'p')
   return {b = tonumber(v[1]) or 0, u = tonumber(v[2]) or 0, r = v[3], w = v[4], g = v[5], h = v[6], p = v[7]}
 end
 
@@ -201,7 +193,7 @@ end
 -- head_slot records slot as the p bound: the earliest slot of q's head
 -- under the limits block at ARGV[i].
 local function head_slot(slot, i)
-  if slot ~= NEVER then redis.call('HSET', K.m, 'p', s(slot) .. '|' .. fast_fp(i)) end
+  if slot ~= NEVER then redis.call('HSET', K.m, 'p', s(slot) .. '|' .. fast_fp(ARGV, i)) end
 end
 
 -- state returns an entry as {status, slot}; slot 0 while pending.

@@ -5,7 +5,7 @@
 -- Returns {outcome, status, slot, now}: outcome "G" go (now committed), "W"
 -- wait, "M" moved, "L" lost; status/slot are the entry's current state
 -- ("" and 0 when lost).
-local now = now_ms()
+local now = clock()
 trim(now, meta(), 3)
 local id, slot = ARGV[1], tonumber(ARGV[2])
 local en = get(id)

@@ -1,15 +1,14 @@
 -- confirm_fast.lua: Confirm's fast path (ARGV as in confirm.lua): the
 -- whole of Confirm for a known request, when nothing is due for trimming.
 do
-  local now = fast_now()
-  if (fast_idle(now, tonumber(ARGV[3]), tonumber(ARGV[4]))) then
+  local now = clock()
+  if fast_idle(KEYS[8], now, tonumber(ARGV[3]), tonumber(ARGV[4])) then
     local raw = redis.call('HGET', KEYS[1], ARGV[1])
     if not raw then return {'L', '', 0, now} end
     local st, slot = string.match(raw, '^(%a)|(%-?%d+)|')
     slot = tonumber(slot)
-    local want = tonumber(ARGV[2])
     if st == 'P' then return {'M', 'P', 0, now} end
-    if slot ~= want then return {'M', st, slot, now} end
+    if slot ~= tonumber(ARGV[2]) then return {'M', st, slot, now} end
     if st == 'C' and now > slot + tonumber(ARGV[3]) then return {'L', st, slot, now} end
     if st == 'R' and now < slot then return {'W', st, slot, now} end
     if st == 'R' then

@@ -1,31 +1,31 @@
--- fast.lua: the fast paths, run before common.lua defines anything (Lua
+-- fast.lua: helpers of the fast paths (*_fast.lua), defined once per batch
+-- (batch.lua). The fast paths run before common.lua defines anything (Lua
 -- creates a closure per function definition on every call, so a path that
--- returns here skips that cost). Each path handles only the common case and
--- otherwise falls through, having written nothing, to the full script, which
--- decides from scratch. A path may run only when trimming is not due: every
--- bound in m is known and none has come (see trim in common.lua).
--- PRE hands what a fast path read (now, the m hash) to the full script
--- when it falls through, so that it does not read them again.
-local PRE = {}
+-- returns early skips that cost). Each path handles only the common case
+-- and otherwise falls through, having written nothing, to the full script,
+-- which decides from scratch. A path may run only when trimming is not
+-- due: every bound in m is known and none has come (see trim in
+-- common.lua).
 
-local function fast_now()
-  local t = redis.call('TIME')
-  PRE.now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  return PRE.now
-end
-
--- fast_idle reads the m hash and returns whether trimming is not due (it
--- takes the limits block's grace and maxlen), and the h bound.
-local function fast_idle(now, grace, maxlen)
-  local v = redis.call('HMGET', KEYS[8], 'b', 'u', 'r', 'w', 'g', 'h', 'p')
-  PRE.m = v
-  local r, w, g = v[3], v[4], v[5]
+-- fast_idle reads the trimming bounds r, w, g of the m hash (key m) and,
+-- when f is given, its field f; it returns whether trimming is not due (for
+-- the limits block's grace and maxlen) and f's value. Reading only these
+-- fields, not all of m, matters: each field read costs about as much as
+-- the rest of a fast path's Lua.
+local function fast_idle(m, now, grace, maxlen, f)
+  local v
+  if f then
+    v = redis.call('HMGET', m, 'r', 'w', 'g', f)
+  else
+    v = redis.call('HMGET', m, 'r', 'w', 'g')
+  end
+  local r, w, g = v[1], v[2], v[3]
   return r and w and g and (r == 'n' or tonumber(r) >= now - grace) and
-    (w == 'n' or tonumber(w) > now - maxlen) and (g == 'n' or tonumber(g) > now), v[6], v[7]
+    (w == 'n' or tonumber(w) > now - maxlen) and (g == 'n' or tonumber(g) > now), v[4]
 end
 
--- fast_fp is the fingerprint of the limits block at ARGV[i] that the p
--- bound of m carries: the bound holds for these limits only.
-local function fast_fp(i)
-  return ARGV[i] .. '|' .. ARGV[i + 1] .. '|' .. ARGV[i + 2]
+-- fast_fp is the fingerprint of the limits block at a[i] that the p bound
+-- of m carries: the bound holds for these limits only.
+local function fast_fp(a, i)
+  return a[i] .. '|' .. a[i + 1] .. '|' .. a[i + 2]
 end

@@ -4,7 +4,7 @@
 -- ARGV[1] batch (most entries to promote in this call), ARGV[2..4] limits block.
 -- Returns {now, more, id1, slot1, id2, slot2, ...}; more is 1 when the batch
 -- filled up and pending entries remain.
-local now = now_ms()
+local now = clock()
 local M = meta()
 trim(now, M, 2)
 local batch = tonumber(ARGV[1])

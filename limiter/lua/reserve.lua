@@ -3,9 +3,9 @@
 -- ARGV[1] id, ARGV[2] order score, ARGV[3] the record's tail
 -- "order|enq|prio|ops|users|hold|segment" (ops 0 or 1, hold in ms, 0 for
 -- none), ARGV[4..6] limits block.
--- Returns {status, slot, now}: status "R", "P" or "C" (an existing entry);
+-- Returns {status, slot}: status "R", "P" or "C" (an existing entry);
 -- slot 0 while pending.
-local now = now_ms()
+local now = clock()
 local M = meta()
 trim(now, M, 4)
 local id, order = ARGV[1], tonumber(ARGV[2])
@@ -25,25 +25,25 @@ if head[1] then
   if order > hs then
     if redis.call('HSETNX', K.e, id, encode(en)) == 0 then
       local st = existing()
-      return {st[1], st[2], now}
+      return {st[1], st[2]}
     end
     redis.call('ZADD', K.q, ARGV[2], id)
     if not M.h then sync_head() end
-    return {'P', 0, now}
+    return {'P', 0}
   end
   local st = existing()
-  if st then return {st[1], st[2], now} end
+  if st then return {st[1], st[2]} end
   if order == hs then
     redis.call('ZADD', K.q, ARGV[2], id)
     inq = true
     if redis.call('ZRANK', K.q, id) > 0 then
       put(en)
-      return {'P', 0, now}
+      return {'P', 0}
     end
   end
 else
   local st = existing()
-  if st then return {st[1], st[2], now} end
+  if st then return {st[1], st[2]} end
 end
 local L = parse_limits(ARGV, 4)
 fill(en)
@@ -54,10 +54,10 @@ if slot <= now + L.horizon then
     sync_head()
   end
   reserve(en, slot, L, M)
-  return {'R', slot, now}
+  return {'R', slot}
 end
 redis.call('ZADD', K.q, ARGV[2], id)
 put(en)
 sync_head()
 head_slot(slot, 4)
-return {'P', 0, now}
+return {'P', 0}

@@ -5,7 +5,7 @@
 -- Returns {now, users_used, active, next_slot (-1 none), reserved, pending,
 -- blocked_until, ops_used_1, ..., ops_used_n}.
 local L = parse_limits(ARGV, 1)
-local now = now_ms()
+local now = clock()
 local M = meta()
 trim(now, M, 1)
 local ops, users = {}, 0

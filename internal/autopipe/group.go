@@ -1,0 +1,125 @@
+package autopipe
+
+import (
+	"context"
+	"sync"
+)
+
+// maxInFlight is how many batches a Group may have in flight at once, each
+// on its own connection. One is not enough: while a batch's replies travel
+// back and its callers wake up, Redis would sit idle. A few keep it busy.
+const maxInFlight = 4
+
+// Group runs the work items that goroutines submit at the same time in
+// batches, with a send function that handles a whole batch at once: group
+// commit, as databases do it for their logs. Pipe is a Group whose send
+// writes one pipeline; the limiter's is one script call for many decisions.
+//
+// There is no timer and no background goroutine. The first caller to
+// arrive while fewer than maxInFlight batches are out sends its item at
+// once, alone, so an idle system sees no added latency. Callers that arrive
+// while that many are out queue up; when a batch returns, the oldest of
+// them takes the whole queue (up to the bound) and sends it as the next
+// batch.
+//
+// A Group is safe for concurrent use. The zero value is not usable; call
+// NewGroup.
+type Group[T any] struct {
+	send func(ctx context.Context, batch []T)
+	max  int
+
+	mu      sync.Mutex
+	queue   []*call[T]
+	leaders int // callers sending a batch or about to
+}
+
+// call is one item waiting to be sent. done receives exactly one value:
+// false once the item has been sent, or true when its caller must send
+// batch (which starts with this call) as the next batch.
+type call[T any] struct {
+	ctx   context.Context
+	item  T
+	done  chan bool
+	batch []*call[T]
+}
+
+// NewGroup returns a Group that hands at most maxBatch items (DefaultMaxBatch
+// when maxBatch < 1) to each call of send. send must record every item's
+// outcome in the item itself before it returns; it runs under the first
+// item's context, and should not let that caller's cancellation fail the
+// other items.
+func NewGroup[T any](maxBatch int, send func(ctx context.Context, batch []T)) *Group[T] {
+	if maxBatch < 1 {
+		maxBatch = DefaultMaxBatch
+	}
+	return &Group[T]{send: send, max: maxBatch}
+}
+
+// Do sends item, alone or in a batch with other goroutines' items, and
+// returns once the batch has been sent and answered. It returns ctx's error,
+// without sending, only when ctx has ended before the call.
+//
+// Once queued, an item is sent even if ctx is cancelled while it waits (the
+// caller still waits for the outcome): like a single command whose context
+// ends mid-flight, it may or may not have run, and returning early would
+// hide that it did.
+func (g *Group[T]) Do(ctx context.Context, item T) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	c := &call[T]{ctx: ctx, item: item}
+	g.mu.Lock()
+	// Fewer leaders than maxInFlight means the queue is empty: a leader
+	// that finds callers waiting when it is done hands them the lead
+	// instead of leaving. So this caller sends its item alone, now.
+	if g.leaders < maxInFlight {
+		g.leaders++
+		g.mu.Unlock()
+		g.lead([]*call[T]{c})
+		return nil
+	}
+	c.done = make(chan bool, 1)
+	g.queue = append(g.queue, c)
+	g.mu.Unlock()
+	if <-c.done {
+		g.lead(c.batch)
+	}
+	return nil
+}
+
+// lead sends batch, then hands the lead with the next batch to the oldest
+// waiting caller (or steps down when nobody waits), then answers the rest
+// of batch; batch[0] is the leader's own call.
+func (g *Group[T]) lead(batch []*call[T]) {
+	items := make([]T, len(batch))
+	for i, c := range batch {
+		items[i] = c.item
+	}
+	g.send(batch[0].ctx, items)
+	g.mu.Lock()
+	var next []*call[T]
+	if n := min(len(g.queue), g.max); n > 0 {
+		next = g.queue[:n:n]
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil // let the old backing array go
+		}
+	} else {
+		g.leaders--
+	}
+	g.mu.Unlock()
+	if next != nil {
+		next[0].batch = next
+		next[0].done <- true
+	}
+	for _, c := range batch[1:] {
+		c.done <- false
+	}
+}
+
+// queued is the number of callers waiting for a batch (for tests).
+func (g *Group[T]) queued() int {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return len(g.queue)
+}

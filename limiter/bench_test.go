@@ -56,6 +56,7 @@ func parallel(b *testing.B, fn func(n int64, timed func(func() error))) {
 	elapsed := time.Since(start)
 	b.StopTimer()
 	lat.Report(b, elapsed, "decisions/s")
+	b.ReportMetric(float64(lat.Len()), "decisions")
 }
 
 // benchCase is one workload of BenchmarkReserve.
@@ -191,10 +192,10 @@ func dropWorkspaces(rdb *redis.Client, prefix string) {
 // SEGQ_BENCH_TABLE is set (make bench): decisions/s and latency of every
 // limiter workload, each right after redis_rate's Allow on the same Redis
 // (so both see the same machine load, which moves absolute numbers a lot on
-// a shared machine), their ratio, and the Redis-side cost of one script call
-// (INFO commandstats over the timed calls, EVALSHA and EVAL). The Redis
-// server should be one of its own: other clients' scripts would count in
-// the last column.
+// a shared machine), their ratio, the Redis-side cost of one decision
+// (INFO commandstats over the timed calls, EVALSHA and EVAL, divided by the
+// decisions) and how many decisions one script call carried. The Redis
+// server should be one of its own: other clients' scripts would count.
 func TestBenchTable(t *testing.T) {
 	if os.Getenv("SEGQ_BENCH_TABLE") == "" {
 		t.Skip("set SEGQ_BENCH_TABLE=1 (and SEGQ_TEST_REDIS_URL) to print the benchmark table")
@@ -203,17 +204,21 @@ func TestBenchTable(t *testing.T) {
 	beforeTimed = func() { require.NoError(t, rdb.ConfigResetStat(context.Background()).Err()) }
 	t.Cleanup(func() { beforeTimed = nil })
 	var sb strings.Builder
-	sb.WriteString("| workload | decisions/s | p50 ms | p99 ms | Redis µs/call | redis_rate just before: decisions/s | p99 ms | Redis µs/call | ratio |\n")
-	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|\n")
-	run := func(bench func(*testing.B)) (testing.BenchmarkResult, float64) {
+	sb.WriteString("| workload | decisions/s | p50 ms | p99 ms | Redis µs/decision | decisions/call | redis_rate just before: decisions/s | p99 ms | Redis µs/decision | ratio |\n")
+	sb.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|\n")
+	// run returns bench's result, the Redis µs per decision and the
+	// decisions per script call.
+	run := func(bench func(*testing.B)) (testing.BenchmarkResult, float64, float64) {
 		r := testing.Benchmark(bench)
-		return r, scriptCost(t, rdb)
+		usec, calls := scriptStats(t, rdb)
+		n := r.Extra["decisions"]
+		return r, usec / n, n / calls
 	}
 	for _, c := range benchCases {
-		rate, rateCost := run(BenchmarkRedisRateAllow)
-		lim, limCost := run(func(b *testing.B) { benchReserve(b, rdb, c) })
-		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %.1f | %.0f | %.2f | %.1f | %.2f |\n", c.name,
-			lim.Extra["decisions/s"], lim.Extra["p50-ms"], lim.Extra["p99-ms"], limCost,
+		rate, rateCost, _ := run(BenchmarkRedisRateAllow)
+		lim, limCost, perCall := run(func(b *testing.B) { benchReserve(b, rdb, c) })
+		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.0f | %.2f | %.1f | %.2f |\n", c.name,
+			lim.Extra["decisions/s"], lim.Extra["p50-ms"], lim.Extra["p99-ms"], limCost, perCall,
 			rate.Extra["decisions/s"], rate.Extra["p99-ms"], rateCost,
 			lim.Extra["decisions/s"]/rate.Extra["decisions/s"])
 	}
@@ -221,12 +226,11 @@ func TestBenchTable(t *testing.T) {
 		runtime.GOMAXPROCS(0), sb.String())
 }
 
-// scriptCost is the mean Redis-side time of one script call since the last
-// CONFIG RESETSTAT, in µs.
-func scriptCost(t *testing.T, rdb *redis.Client) float64 {
+// scriptStats returns the Redis-side time of all script calls since the
+// last CONFIG RESETSTAT, in µs, and their number.
+func scriptStats(t *testing.T, rdb *redis.Client) (usec, calls float64) {
 	info, err := rdb.Info(context.Background(), "commandstats").Result()
 	require.NoError(t, err)
-	var calls, usec float64
 	for _, line := range strings.Split(info, "\n") {
 		if !strings.HasPrefix(line, "cmdstat_evalsha:") && !strings.HasPrefix(line, "cmdstat_eval:") {
 			continue
@@ -240,8 +244,5 @@ func scriptCost(t *testing.T, rdb *redis.Client) float64 {
 			}
 		}
 	}
-	if calls == 0 {
-		return 0
-	}
-	return usec / calls
+	return usec, calls
 }

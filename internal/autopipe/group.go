@@ -7,20 +7,26 @@ import (
 
 // maxInFlight is how many batches a Group may have in flight at once, each
 // on its own connection. One is not enough: while a batch's replies travel
-// back and its callers wake up, Redis would sit idle. A few keep it busy.
-const maxInFlight = 4
+// back and its callers wake up, Redis would sit idle. Two keep it busy: one
+// runs while the next waits in Redis's socket. More only split the same
+// callers into smaller batches, and every batch costs a round trip (system
+// calls on both sides, which dominate on a small machine).
+const maxInFlight = 2
 
 // Group runs the work items that goroutines submit at the same time in
 // batches, with a send function that handles a whole batch at once: group
 // commit, as databases do it for their logs. Pipe is a Group whose send
 // writes one pipeline; the limiter's is one script call for many decisions.
 //
-// There is no timer and no background goroutine. The first caller to
-// arrive while fewer than maxInFlight batches are out sends its item at
-// once, alone, so an idle system sees no added latency. Callers that arrive
-// while that many are out queue up; when a batch returns, the oldest of
-// them takes the whole queue (up to the bound) and sends it as the next
-// batch.
+// There is no timer and no background goroutine. A caller that finds no
+// batch in flight sends its item at once, alone, so an idle system sees no
+// added latency. Otherwise callers queue, and the queue goes out as the next
+// batch as soon as either
+//   - it holds as many callers as a batch in flight does on average (and
+//     fewer than maxInFlight batches are out), so that under load the
+//     callers split into batches of even size, as large as they can be; or
+//   - the last batch in flight returns, so Redis never waits for a queue to
+//     fill.
 //
 // A Group is safe for concurrent use. The zero value is not usable; call
 // NewGroup.
@@ -30,7 +36,8 @@ type Group[T any] struct {
 
 	mu      sync.Mutex
 	queue   []*call[T]
-	leaders int // callers sending a batch or about to
+	leaders int // batches being sent
+	items   int // items in those batches
 }
 
 // call is one item waiting to be sent. done receives exactly one value:
@@ -69,13 +76,11 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	}
 	c := &call[T]{ctx: ctx, item: item}
 	g.mu.Lock()
-	// Fewer leaders than maxInFlight means the queue is empty: a leader
-	// that finds callers waiting when it is done hands them the lead
-	// instead of leaving. So this caller sends its item alone, now.
-	if g.leaders < maxInFlight {
-		g.leaders++
+	if g.due(len(g.queue) + 1) {
+		batch := append([]*call[T]{c}, g.take(g.max-1)...)
+		g.start(batch)
 		g.mu.Unlock()
-		g.lead([]*call[T]{c})
+		g.lead(batch)
 		return nil
 	}
 	c.done = make(chan bool, 1)
@@ -87,8 +92,31 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	return nil
 }
 
+// due reports whether a batch of n queued callers should go out now (see
+// Group). Callers hold g.mu.
+func (g *Group[T]) due(n int) bool {
+	return g.leaders == 0 || g.leaders < maxInFlight && n >= g.items/g.leaders
+}
+
+// take removes up to n calls from the head of the queue. Callers hold g.mu.
+func (g *Group[T]) take(n int) []*call[T] {
+	n = min(n, len(g.queue))
+	out := g.queue[:n:n]
+	g.queue = g.queue[n:]
+	if len(g.queue) == 0 {
+		g.queue = nil // let the old backing array go
+	}
+	return out
+}
+
+// start counts batch as in flight. Callers hold g.mu.
+func (g *Group[T]) start(batch []*call[T]) {
+	g.leaders++
+	g.items += len(batch)
+}
+
 // lead sends batch, then hands the lead with the next batch to the oldest
-// waiting caller (or steps down when nobody waits), then answers the rest
+// waiting caller when the queue is due (see Group), then answers the rest
 // of batch; batch[0] is the leader's own call.
 func (g *Group[T]) lead(batch []*call[T]) {
 	items := make([]T, len(batch))
@@ -97,15 +125,12 @@ func (g *Group[T]) lead(batch []*call[T]) {
 	}
 	g.send(batch[0].ctx, items)
 	g.mu.Lock()
+	g.leaders--
+	g.items -= len(batch)
 	var next []*call[T]
-	if n := min(len(g.queue), g.max); n > 0 {
-		next = g.queue[:n:n]
-		g.queue = g.queue[n:]
-		if len(g.queue) == 0 {
-			g.queue = nil // let the old backing array go
-		}
-	} else {
-		g.leaders--
+	if len(g.queue) > 0 && g.due(len(g.queue)) {
+		next = g.take(g.max)
+		g.start(next)
 	}
 	g.mu.Unlock()
 	if next != nil {

@@ -3,7 +3,6 @@ package limiter
 import (
 	"fmt"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -281,18 +280,14 @@ func (p *prop) headSlotBound() error {
 		return err
 	}
 	raw, ok := s.bounds["p"]
-	if !ok {
+	if !ok || s.bounds["pf"] != p.sp.args()[2] {
 		return nil
 	}
-	a := p.sp.args()
-	slot, fp, _ := strings.Cut(raw, "|")
-	if fp != fmt.Sprintf("%d|%d|%s", a[0], a[1], a[2]) {
-		return nil
-	}
-	bound, err := strconv.ParseInt(slot, 10, 64)
+	bound, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {
 		return fmt.Errorf("p bound %q: %w", raw, err)
 	}
+	bound += p.sp.horizon
 	m := p.mdl.m.clone()
 	head := m.head()
 	if head == nil {

@@ -17,8 +17,8 @@ import (
 // defined, with helpers from fast.lua), then common.lua (KEYS layout,
 // records, trimming), search.lua (the slot search) for the ops that place
 // requests, and its own file, which states its ARGV and return value.
-// batch.lua wraps them all, as functions, into the one script the Limiter
-// runs: see run.
+// batch.lua wraps them all, as branches of one function, into the one
+// script the Limiter runs: see run.
 var (
 	//go:embed lua/batch.lua
 	batchLua string
@@ -82,16 +82,27 @@ var batchScript = redis.NewScript(batchSource(map[op][2]string{
 	opSnapshot: {"", snapshotLua},
 }))
 
-// batchSource writes each op, given as its fast path and body, as
-// OPS[op] = function(KEYS, ARGV) ... end in place of batch.lua's --[[OPS]]
-// line (in a fixed order, so the script's SHA1 is stable).
+// batchSource writes fast.lua and decide, one if-chain with a branch per op
+// (in a fixed order, so the script's SHA1 is stable), in place of
+// batch.lua's --[[OPS]] line. A branch is the op's fast path, which reads
+// the batch's KEYS and ARGV in place, then its keys and arguments copied
+// out as the KEYS and ARGV that common.lua and the body read, then
+// common.lua and the body.
 func batchSource(ops map[op][2]string) string {
 	var b strings.Builder
-	for _, name := range slices.Sorted(maps.Keys(ops)) {
+	b.WriteString(fastLua)
+	b.WriteString("local function decide(op, ko, ao, n)\n")
+	for i, name := range slices.Sorted(maps.Keys(ops)) {
 		src := ops[name]
-		fmt.Fprintf(&b, "OPS[%q] = function(KEYS, ARGV)\n%s\n%s\n%s\nend\n", name, src[0], commonLua, src[1])
+		if i > 0 {
+			b.WriteString("else")
+		}
+		fmt.Fprintf(&b, "if op == %q then\n%s\n", name, src[0])
+		b.WriteString("local KEYS, ARGV = {unpack(KEYS, ko + 1, ko + 8)}, {unpack(ARGV, ao + 1, ao + n)}\n")
+		fmt.Fprintf(&b, "%s\n%s\n", commonLua, src[1])
 	}
-	return strings.Replace(batchLua, "--[[OPS]]\n", fastLua+b.String(), 1)
+	b.WriteString("else\nerror('limiter: unknown op ' .. tostring(op))\nend\nend\n")
+	return strings.Replace(batchLua, "--[[OPS]]\n", b.String(), 1)
 }
 
 // keyNames are the suffixes of a workspace's keys, in KEYS order (see

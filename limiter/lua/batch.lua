@@ -5,8 +5,8 @@
 -- script would (in the order given: any order of concurrent decisions is a
 -- valid one).
 -- KEYS: 8 per decision, in common.lua's layout, one decision after another.
--- ARGV: per decision, its op (a key of OPS), the number n of its arguments,
--- then those n arguments (as its file states them).
+-- ARGV: per decision, its op, the number n of its arguments, then those n
+-- arguments (as its file states them).
 -- Returns one reply per decision: the op's reply, or an error reply when
 -- the op failed; a failed op does not stop the others.
 
@@ -21,16 +21,17 @@ local function clock()
   return NOW
 end
 
--- fast.lua, then OPS, which maps an op to a function(KEYS, ARGV) that is
--- that op's script (its fast path, common.lua, its body): scripts.go writes
--- them in place of the next line.
-local OPS = {}
+-- fast.lua, then decide, which runs one decision: op with its keys at
+-- KEYS[ko+1..ko+8] and its n arguments at ARGV[ao+1..ao+n]. decide is one
+-- if-chain over the ops, not a table of functions: Lua creates a closure
+-- for every function definition it runs, on every call, and most ops
+-- would never run. scripts.go writes both in place of the next line.
 --[[OPS]]
 
 local out, a = {}, 1
 for d = 1, #KEYS / 8 do
-  local op, n = ARGV[a], tonumber(ARGV[a + 1])
-  local ok, r = pcall(OPS[op], {unpack(KEYS, 8 * d - 7, 8 * d)}, {unpack(ARGV, a + 2, a + 1 + n)})
+  local n = tonumber(ARGV[a + 1])
+  local ok, r = pcall(decide, ARGV[a], 8 * (d - 1), a + 1, n)
   a = a + 2 + n
   if not ok then
     if type(r) ~= 'table' then r = {err = tostring(r)} end

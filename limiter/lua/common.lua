@@ -16,13 +16,14 @@
 --                    h: an upper bound of the smallest score of q, present
 --                    only while q is not empty (so a request ordering
 --                    after h waits, without reading q).
---                    p: "slot|limits": a lower bound of the earliest slot
---                    of q's head under these limits (the limits block's
---                    three arguments joined by |), so Promote can answer
---                    "nothing yet" without searching. Deleted whenever the
---                    head changes or intervals are freed; adding intervals,
---                    time passing and trimming ended intervals only make
---                    the earliest slot later.
+--                    p, pf: a lower bound of the earliest slot of q's head
+--                    under the limits pf (the limits block's third
+--                    argument), minus their horizon: before p, Promote has
+--                    nothing to hand out and can say so without searching.
+--                    p is deleted (which voids pf) whenever the head changes
+--                    or intervals are freed; adding intervals, time passing
+--                    and trimming ended intervals only make the earliest
+--                    slot later.
 -- Times are integer milliseconds from Redis TIME. A limits block in ARGV is
 -- three arguments: grace, maxlen (longest window + margin), and the string
 -- "margin horizon users_len users_max gauge_max n_ops len1 max1 ..."; lengths
@@ -190,10 +191,10 @@ local function sync_head()
   end
 end
 
--- head_slot records slot as the p bound: the earliest slot of q's head
--- under the limits block at ARGV[i].
-local function head_slot(slot, i)
-  if slot ~= NEVER then redis.call('HSET', K.m, 'p', s(slot) .. '|' .. fast_fp(ARGV, i)) end
+-- head_slot records the p bound: slot is the earliest slot of q's head
+-- under the limits L, parsed from the limits block at ARGV[i].
+local function head_slot(slot, L, i)
+  if slot ~= NEVER then redis.call('HSET', K.m, 'p', s(slot - L.horizon), 'pf', ARGV[i + 2]) end
 end
 
 -- state returns an entry as {status, slot}; slot 0 while pending.

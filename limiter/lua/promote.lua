@@ -20,7 +20,7 @@ while head do
   local slot = slot_for(en, L, M, t0)
   if slot > now + L.horizon then
     if n > 0 then sync_head() end
-    head_slot(slot, 2)
+    head_slot(slot, L, 2)
     return out
   end
   redis.call('ZREM', K.q, head)

@@ -1,12 +1,9 @@
 -- promote_fast.lua: Promote's fast path (ARGV as in promote.lua): nothing
--- to promote while the p bound says the head's earliest slot is beyond the
--- horizon. Two calls: TIME (once per batch) and HMGET m.
+-- to promote before the p bound, recorded under these limits (pf is the
+-- limits block's third argument, which holds every number the search
+-- reads). Two calls: TIME (once per batch) and HMGET m.
 do
   local now = clock()
-  local idle, p = fast_idle(KEYS[8], now, tonumber(ARGV[2]), tonumber(ARGV[3]), 'p')
-  if idle and p then
-    local slot, fp = string.match(p, '^(%-?%d+)|(.*)$')
-    local horizon = tonumber(string.match(ARGV[4], '^%S+%s+(%S+)'))
-    if fp == fast_fp(ARGV, 2) and tonumber(slot) > now + horizon then return {now, 0} end
-  end
+  local idle, p, pf = fast_idle(KEYS[ko + 8], now, tonumber(ARGV[ao + 2]), tonumber(ARGV[ao + 3]), 'p', 'pf')
+  if idle and p and pf == ARGV[ao + 4] and tonumber(p) > now then return {now, 0} end
 end

@@ -59,5 +59,5 @@ end
 redis.call('ZADD', K.q, ARGV[2], id)
 put(en)
 sync_head()
-head_slot(slot, 4)
+head_slot(slot, L, 4)
 return {'P', 0}

@@ -4,10 +4,10 @@
 -- id), ZADD. The request orders after h, so h stays an upper bound of q's
 -- head.
 do
-  local idle, h = fast_idle(KEYS[8], clock(), tonumber(ARGV[4]), tonumber(ARGV[5]), 'h')
-  if idle and h and tonumber(ARGV[2]) > tonumber(h) and
-      redis.call('HSETNX', KEYS[1], ARGV[1], 'P|0|' .. ARGV[3]) == 1 then
-    redis.call('ZADD', KEYS[4], ARGV[2], ARGV[1])
+  local idle, h = fast_idle(KEYS[ko + 8], clock(), tonumber(ARGV[ao + 4]), tonumber(ARGV[ao + 5]), 'h')
+  if idle and h and tonumber(ARGV[ao + 2]) > tonumber(h) and
+      redis.call('HSETNX', KEYS[ko + 1], ARGV[ao + 1], 'P|0|' .. ARGV[ao + 3]) == 1 then
+    redis.call('ZADD', KEYS[ko + 4], ARGV[ao + 2], ARGV[ao + 1])
     return {'P', 0}
   end
 end

@@ -75,7 +75,7 @@ func firstErr(cmds []redis.Cmder) error {
 }
 
 // send runs a batch: a single command as itself, more as a pipeline. The
-// pipeline runs under the first caller's context without its cancellation,
+// pipeline runs under the sending caller's context without its cancellation,
 // so one caller giving up does not fail the others' commands; the client's
 // read and write timeouts still bound it.
 func (p *Pipe) send(ctx context.Context, batch [][]redis.Cmder) {

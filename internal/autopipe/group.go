@@ -42,7 +42,7 @@ type Group[T any] struct {
 
 // call is one item waiting to be sent. done receives exactly one value:
 // false once the item has been sent, or true when its caller must send
-// batch (which starts with this call) as the next batch.
+// batch (which holds this call) as the next batch.
 type call[T any] struct {
 	ctx   context.Context
 	item  T
@@ -52,9 +52,9 @@ type call[T any] struct {
 
 // NewGroup returns a Group that hands at most maxBatch items (DefaultMaxBatch
 // when maxBatch < 1) to each call of send. send must record every item's
-// outcome in the item itself before it returns; it runs under the first
-// item's context, and should not let that caller's cancellation fail the
-// other items.
+// outcome in the item itself before it returns; it runs under the context
+// of the caller that sends the batch (one of its items), and should not let
+// that caller's cancellation fail the other items.
 func NewGroup[T any](maxBatch int, send func(ctx context.Context, batch []T)) *Group[T] {
 	if maxBatch < 1 {
 		maxBatch = DefaultMaxBatch
@@ -77,17 +77,19 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	c := &call[T]{ctx: ctx, item: item}
 	g.mu.Lock()
 	if g.due(len(g.queue) + 1) {
-		batch := append([]*call[T]{c}, g.take(g.max-1)...)
+		// A queue that is not due is shorter than a batch in flight, so
+		// this takes all of it: callers go in the order they came.
+		batch := append(g.take(g.max-1), c)
 		g.start(batch)
 		g.mu.Unlock()
-		g.lead(batch)
+		g.lead(c, batch)
 		return nil
 	}
 	c.done = make(chan bool, 1)
 	g.queue = append(g.queue, c)
 	g.mu.Unlock()
 	if <-c.done {
-		g.lead(c.batch)
+		g.lead(c, c.batch)
 	}
 	return nil
 }
@@ -117,13 +119,13 @@ func (g *Group[T]) start(batch []*call[T]) {
 
 // lead sends batch, then hands the lead with the next batch to the oldest
 // waiting caller when the queue is due (see Group), then answers the rest
-// of batch; batch[0] is the leader's own call.
-func (g *Group[T]) lead(batch []*call[T]) {
+// of batch; own is the leader's own call.
+func (g *Group[T]) lead(own *call[T], batch []*call[T]) {
 	items := make([]T, len(batch))
 	for i, c := range batch {
 		items[i] = c.item
 	}
-	g.send(batch[0].ctx, items)
+	g.send(own.ctx, items)
 	g.mu.Lock()
 	g.leaders--
 	g.items -= len(batch)
@@ -137,8 +139,10 @@ func (g *Group[T]) lead(batch []*call[T]) {
 		next[0].batch = next
 		next[0].done <- true
 	}
-	for _, c := range batch[1:] {
-		c.done <- false
+	for _, c := range batch {
+		if c != own {
+			c.done <- false
+		}
 	}
 }
 

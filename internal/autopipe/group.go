@@ -76,18 +76,28 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	}
 	c := &call[T]{ctx: ctx, item: item}
 	g.mu.Lock()
-	if g.due(len(g.queue) + 1) {
-		// A queue that is not due is shorter than a batch in flight, so
-		// this takes all of it: callers go in the order they came.
-		batch := append(g.take(g.max-1), c)
+	g.queue = append(g.queue, c)
+	var batch []*call[T]
+	if g.due(len(g.queue)) {
+		batch = g.take(g.max)
 		g.start(batch)
-		g.mu.Unlock()
+	}
+	// Callers go in the order they came. This caller sends the batch when
+	// its own call is in it (rather than waking another to do so); a queue
+	// longer than a batch goes to its oldest caller, and this one waits.
+	mine := len(batch) > 0 && batch[len(batch)-1] == c
+	if !mine {
+		c.done = make(chan bool, 1)
+	}
+	g.mu.Unlock()
+	if mine {
 		g.lead(c, batch)
 		return nil
 	}
-	c.done = make(chan bool, 1)
-	g.queue = append(g.queue, c)
-	g.mu.Unlock()
+	if batch != nil {
+		batch[0].batch = batch
+		batch[0].done <- true
+	}
 	if <-c.done {
 		g.lead(c, c.batch)
 	}
@@ -117,9 +127,9 @@ func (g *Group[T]) start(batch []*call[T]) {
 	g.items += len(batch)
 }
 
-// lead sends batch, then hands the lead with the next batch to the oldest
-// waiting caller when the queue is due (see Group), then answers the rest
-// of batch; own is the leader's own call.
+// lead sends batch, then, while the queue is due (see Group), hands the
+// lead with the next batch to its oldest caller, then answers the rest of
+// batch; own is the leader's own call.
 func (g *Group[T]) lead(own *call[T], batch []*call[T]) {
 	items := make([]T, len(batch))
 	for i, c := range batch {
@@ -129,13 +139,14 @@ func (g *Group[T]) lead(own *call[T], batch []*call[T]) {
 	g.mu.Lock()
 	g.leaders--
 	g.items -= len(batch)
-	var next []*call[T]
-	if len(g.queue) > 0 && g.due(len(g.queue)) {
-		next = g.take(g.max)
+	var nexts [][]*call[T]
+	for len(g.queue) > 0 && g.due(len(g.queue)) {
+		next := g.take(g.max)
 		g.start(next)
+		nexts = append(nexts, next)
 	}
 	g.mu.Unlock()
-	if next != nil {
+	for _, next := range nexts {
 		next[0].batch = next
 		next[0].done <- true
 	}

@@ -35,6 +35,7 @@ func TestBatchRunsEachDecisionOnItsOwn(t *testing.T) {
 		newDecision(opCancel, "bad", "a"),
 		newDecision(opCancel, "good", "a"),
 		newDecision(opReserved, "good"),
+		newDecision(op("nope"), "good"),
 	}
 	l.send(ctx, batch)
 
@@ -45,6 +46,7 @@ func TestBatchRunsEachDecisionOnItsOwn(t *testing.T) {
 	require.Equal(t, int64(1), batch[2].res, "a freed")
 	require.NoError(t, batch[3].err)
 	require.Empty(t, batch[3].res, "a is gone after the cancel")
+	require.ErrorContains(t, batch[4].err, "unknown op nope")
 }
 
 // TestBatchAfterScriptFlush: a Redis that lost its scripts (restart,

@@ -221,10 +221,10 @@ func TestBenchTable(t *testing.T) {
 			rounds[i].lim = measure(t, rdb, func(b *testing.B) { benchReserve(b, rdb, c) })
 		}
 		slices.SortFunc(rounds, func(a, b benchRound) int { return cmp.Compare(a.ratio(), b.ratio()) })
-		m, lim, rate := rounds[len(rounds)/2], rounds[len(rounds)/2].lim, rounds[len(rounds)/2].rate
+		m := rounds[len(rounds)/2]
 		fmt.Fprintf(&sb, "| %s | %.0f | %.2f | %.2f | %.1f | %.1f | %.0f | %.2f | %.1f | %.2f | %.2f–%.2f |\n", c.name,
-			lim.Extra["decisions/s"], lim.Extra["p50-ms"], lim.Extra["p99-ms"], lim.usec, lim.perCall,
-			rate.Extra["decisions/s"], rate.Extra["p99-ms"], rate.usec, m.ratio(), rounds[0].ratio(), rounds[len(rounds)-1].ratio())
+			m.lim.Extra["decisions/s"], m.lim.Extra["p50-ms"], m.lim.Extra["p99-ms"], m.lim.usec, m.lim.perCall,
+			m.rate.Extra["decisions/s"], m.rate.Extra["p99-ms"], m.rate.usec, m.ratio(), rounds[0].ratio(), rounds[len(rounds)-1].ratio())
 	}
 	fmt.Printf("\n%d callers, %d workspaces, GOMAXPROCS=%d; the median of %d rounds\n\n%s", benchCallers, benchWorkspaces,
 		runtime.GOMAXPROCS(0), benchRounds, sb.String())

@@ -280,8 +280,13 @@ func (p *prop) headSlotBound() error {
 		return err
 	}
 	raw, ok := s.bounds["p"]
-	if !ok || s.bounds["pf"] != p.sp.args()[2] {
+	if !ok {
 		return nil
+	}
+	// The limits never change within a run, so a p bound must carry them:
+	// under other limits the fast path would never trust it.
+	if pf := s.bounds["pf"]; pf != p.sp.args()[2] {
+		return fmt.Errorf("p bound %q recorded under limits %q, want %q", raw, pf, p.sp.args()[2])
 	}
 	bound, err := strconv.ParseInt(raw, 10, 64)
 	if err != nil {

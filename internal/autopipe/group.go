@@ -77,26 +77,22 @@ func (g *Group[T]) Do(ctx context.Context, item T) error {
 	c := &call[T]{ctx: ctx, item: item}
 	g.mu.Lock()
 	g.queue = append(g.queue, c)
-	var batch []*call[T]
-	if g.due(len(g.queue)) {
-		batch = g.take(g.max)
-		g.start(batch)
-	}
-	// Callers go in the order they came. This caller sends the batch when
-	// its own call is in it (rather than waking another to do so); a queue
-	// longer than a batch goes to its oldest caller, and this one waits.
-	mine := len(batch) > 0 && batch[len(batch)-1] == c
-	if !mine {
+	batches := g.dueBatches()
+	// Callers go in the order they came, so this call is the last of the
+	// queue: when it is in a batch that goes now, this caller sends that
+	// batch itself (rather than waking another to do so). A queue longer
+	// than a batch goes first, and this caller waits its turn.
+	var mine []*call[T]
+	if n := len(batches); n > 0 && batches[n-1][len(batches[n-1])-1] == c {
+		mine, batches = batches[n-1], batches[:n-1]
+	} else {
 		c.done = make(chan bool, 1)
 	}
 	g.mu.Unlock()
-	if mine {
-		g.lead(c, batch)
+	handOff(batches)
+	if mine != nil {
+		g.lead(c, mine)
 		return nil
-	}
-	if batch != nil {
-		batch[0].batch = batch
-		batch[0].done <- true
 	}
 	if <-c.done {
 		g.lead(c, c.batch)
@@ -110,26 +106,35 @@ func (g *Group[T]) due(n int) bool {
 	return g.leaders == 0 || g.leaders < maxInFlight && n >= g.items/g.leaders
 }
 
-// take removes up to n calls from the head of the queue. Callers hold g.mu.
-func (g *Group[T]) take(n int) []*call[T] {
-	n = min(n, len(g.queue))
-	out := g.queue[:n:n]
-	g.queue = g.queue[n:]
-	if len(g.queue) == 0 {
-		g.queue = nil // let the old backing array go
+// dueBatches takes every batch that is due (see Group) off the head of the
+// queue, at most max calls each, and counts them as in flight. Callers
+// hold g.mu.
+func (g *Group[T]) dueBatches() [][]*call[T] {
+	var out [][]*call[T]
+	for len(g.queue) > 0 && g.due(len(g.queue)) {
+		n := min(g.max, len(g.queue))
+		batch := g.queue[:n:n]
+		g.queue = g.queue[n:]
+		if len(g.queue) == 0 {
+			g.queue = nil // let the old backing array go
+		}
+		g.leaders++
+		g.items += n
+		out = append(out, batch)
 	}
 	return out
 }
 
-// start counts batch as in flight. Callers hold g.mu.
-func (g *Group[T]) start(batch []*call[T]) {
-	g.leaders++
-	g.items += len(batch)
+// handOff hands each batch to its oldest caller, who sends it.
+func handOff[T any](batches [][]*call[T]) {
+	for _, batch := range batches {
+		batch[0].batch = batch
+		batch[0].done <- true
+	}
 }
 
-// lead sends batch, then, while the queue is due (see Group), hands the
-// lead with the next batch to its oldest caller, then answers the rest of
-// batch; own is the leader's own call.
+// lead sends batch, then hands every batch now due to its oldest caller,
+// then answers the rest of batch; own is the leader's own call.
 func (g *Group[T]) lead(own *call[T], batch []*call[T]) {
 	items := make([]T, len(batch))
 	for i, c := range batch {
@@ -139,17 +144,9 @@ func (g *Group[T]) lead(own *call[T], batch []*call[T]) {
 	g.mu.Lock()
 	g.leaders--
 	g.items -= len(batch)
-	var nexts [][]*call[T]
-	for len(g.queue) > 0 && g.due(len(g.queue)) {
-		next := g.take(g.max)
-		g.start(next)
-		nexts = append(nexts, next)
-	}
+	next := g.dueBatches()
 	g.mu.Unlock()
-	for _, next := range nexts {
-		next[0].batch = next
-		next[0].done <- true
-	}
+	handOff(next)
 	for _, c := range batch {
 		if c != own {
 			c.done <- false
